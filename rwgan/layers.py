@@ -1,0 +1,129 @@
+"""Building blocks shared by the networks (SPEC.md "Generator"; paper Sec. III-B).
+
+Conventions: images are float NCHW in [-1, 1]; the mask ``M`` is float N x 1 x H x W with
+1 = known pixel and 0 = hole (the paper's M).
+
+Generator convolutions follow the authors' code: reflect padding, then the convolution,
+then ELU (after every generator convolution, the last one included).  Reflect padding
+needs ``pad < feature size``; at small inputs that fails for wide dilations (the
+dilation-16 layer at 1/4 resolution of a 64 px input has a 16 px feature map), so
+wherever ``pad >= min(H, W)`` of the actual feature map that convolution zero-pads
+instead.  At 256 px input every layer reflects, as in the code.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from rwgan.errors import RwganError
+
+#: Every network halves the resolution twice, so inputs must be multiples of this.
+SIZE_MULTIPLE = 4
+
+
+def check_image_and_mask(image: Tensor, mask: Tensor) -> None:
+    """Raise :class:`RwganError` unless ``image`` is N x 3 x H x W, ``mask`` N x 1 x H x W,
+    both floating point, with H and W divisible by :data:`SIZE_MULTIPLE`."""
+    if image.dim() != 4 or image.shape[1] != 3 or not image.is_floating_point():
+        raise RwganError(f"image: expected a float tensor of shape (N, 3, H, W), got {image.dtype} {tuple(image.shape)}")
+    n, _, h, w = image.shape
+    if tuple(mask.shape) != (n, 1, h, w) or not mask.is_floating_point():
+        raise RwganError(
+            f"mask: expected a float tensor of shape {(n, 1, h, w)} matching the image, "
+            f"got {mask.dtype} {tuple(mask.shape)}"
+        )
+    if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+        raise RwganError(f"image: height and width must be divisible by {SIZE_MULTIPLE}, got {h}x{w}")
+
+
+def resize_mask(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+    """Nearest-neighbour resize of a mask (N x C x H x W) to ``size`` = (h, w); stays binary."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.interpolate(mask, size=tuple(size), mode="nearest")
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Run the block (typically a network's construction) with torch's CPU RNG seeded to
+    ``seed``, restoring the caller's RNG state afterwards: initial weights depend on
+    ``seed`` alone."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+class GeneratorConv(nn.Module):
+    """Generator convolution: 'same' padding (reflect; zero where the pad would reach
+    the feature size, see the module docstring), ``k x k`` conv, ELU.
+
+    (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1):
+        super().__init__()
+        self.pad = dilation * (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation)
+
+    def forward(self, x: Tensor) -> Tensor:
+        mode = "reflect" if self.pad < min(x.shape[-2:]) else "constant"
+        x = F.pad(x, (self.pad,) * 4, mode=mode)
+        return F.elu(self.conv(x))
+
+
+class GeneratorUpConv(nn.Module):
+    """Up block: nearest-neighbour x2, then a 3x3 :class:`GeneratorConv`.
+
+    (N, in_channels, H, W) -> (N, out_channels, 2H, 2W).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv = GeneratorConv(in_channels, out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+
+
+class RegionWiseConv2d(nn.Module):
+    """Region-wise convolution (paper eq. 1; authors' region_conv.py), a 3x3 generator conv.
+
+    With ``m`` = the mask resized (nearest) to the decoder features' resolution:
+    ``known = concat(decoder, skip) * m``, ``missing = decoder * (1 - m)``, and one 3x3
+    conv runs over ``concat(known, missing)``.  Its kernel splits into ``W`` (the
+    ``decoder + skip`` input channels) and ``W_hat`` (the last ``decoder`` channels), so
+    the output is ``W * known + W_hat * missing + b``: the known region is filtered by
+    ``W``, the hole by ``W_hat`` (eq. 1; the code's single bias stands for b and b_hat),
+    and only the known region sees the encoder skip.
+
+    ``upsample=True`` is the code's ``region_deconv``: the split is made at the input
+    resolution, then the fused features are upsampled (nearest x2) before the conv.
+
+    ``region_wise=False`` is the "standard conv" ablation (Table III): the conv runs
+    over ``concat(decoder, skip, decoder)`` with no mask split, so the input width and
+    parameter count are unchanged and the only difference is the region-wise split.
+
+    forward(decoder (N, Cd, H, W), skip (N, Cs, H, W), mask (N, 1, H0, W0), 1 = known)
+    -> (N, out_channels, H, W), or (N, out_channels, 2H, 2W) with ``upsample``.
+    """
+
+    def __init__(self, decoder_channels: int, skip_channels: int, out_channels: int,
+                 upsample: bool = False, region_wise: bool = True):
+        super().__init__()
+        self.upsample = upsample
+        self.region_wise = region_wise
+        self.conv = GeneratorConv(2 * decoder_channels + skip_channels, out_channels)
+
+    def forward(self, decoder: Tensor, skip: Tensor, mask: Tensor) -> Tensor:
+        if self.region_wise:
+            m = resize_mask(mask, decoder.shape[-2:])
+            fused = torch.cat([torch.cat([decoder, skip], dim=1) * m, decoder * (1 - m)], dim=1)
+        else:
+            fused = torch.cat([decoder, skip, decoder], dim=1)
+        if self.upsample:
+            fused = F.interpolate(fused, scale_factor=2, mode="nearest")
+        return self.conv(fused)

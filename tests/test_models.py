@@ -1,0 +1,288 @@
+"""Networks: parameter counts, shapes, mask handling, and the layers against hand-computed values."""
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.nn.utils import parametrize
+
+from rwgan.errors import RwganError
+from rwgan.layers import GeneratorConv, RegionWiseConv2d
+from rwgan.models import (
+    GlobalPerceivingNet,
+    PartialConv2d,
+    SemanticInferringNet,
+    composite,
+    pconv_unet,
+    region_wise_discriminator,
+    region_wise_generator,
+    standard_discriminator,
+)
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+def random_batch(size, seed=0, batch=1):
+    """Image in [-1, 1] and a binary mask M (1 = known) with roughly 40% hole."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
+    mask = (torch.rand(batch, 1, size, size, generator=g) > 0.4).float()
+    return image, mask
+
+
+def refill_hole(image, mask, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    return torch.where(mask.bool(), image, torch.rand(image.shape, generator=g) * 2 - 1)
+
+
+@pytest.fixture(scope="module")
+def generator():
+    return region_wise_generator(seed=0).eval()
+
+
+@pytest.fixture(scope="module")
+def pconv():
+    return pconv_unet(seed=0).eval()
+
+
+# --- parameter counts (SPEC.md) ---------------------------------------------------
+
+def test_generator_parameter_counts():
+    assert count(SemanticInferringNet()) == 2_830_083
+    assert count(SemanticInferringNet(standard_conv=True)) == 2_830_083
+    assert count(GlobalPerceivingNet()) == 1_875_971
+    assert count(region_wise_generator()) == 4_706_054
+    assert count(region_wise_generator(standard_conv=True)) == 4_706_054
+
+
+def test_discriminator_parameter_counts():
+    assert count(region_wise_discriminator()) == 5_946_816
+    assert count(standard_discriminator()) == 5_946_816
+
+
+def test_pconv_parameter_count(pconv):
+    assert count(pconv) == 32_865_236  # partial convs with bias + batch-norm affine parameters
+    conv_only = sum(p.numel() for name, p in pconv.named_parameters() if ".conv." in name)
+    assert round(conv_only / 1e6, 2) == 32.85  # SPEC's figure counts the convolutions alone
+
+
+# --- shapes ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_generator_output_shapes(generator, size):
+    image, mask = random_batch(size, batch=2)
+    with torch.inference_mode():
+        outputs = generator(image, mask)
+    assert len(outputs) == 4
+    for output in outputs:
+        assert output.shape == (2, 3, size, size)
+        assert output.min() >= -1 and output.max() <= 1
+
+
+def test_full_size_generator_and_discriminator_shapes(generator):
+    image, mask = random_batch(256)
+    with torch.inference_mode():
+        outputs = generator(image, mask)
+        patches = region_wise_discriminator()(outputs.composite, mask)
+    assert all(output.shape == (1, 3, 256, 256) for output in outputs)
+    assert patches.shape == (1, 256, 4, 4)
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_pconv_output_shape_and_range(pconv, size):
+    image, mask = random_batch(size)
+    with torch.inference_mode():
+        prediction = pconv(image * mask, mask)
+    assert prediction.shape == (1, 3, size, size)
+    assert prediction.abs().max() < 1
+
+
+# --- mask handling -----------------------------------------------------------------
+
+def test_composite_hand_values():
+    image = torch.tensor([0.5, -0.25]).view(1, 1, 1, 2)
+    prediction = torch.tensor([0.1, 0.9]).view(1, 1, 1, 2)
+    mask = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
+    assert torch.equal(composite(image, prediction, mask), torch.tensor([0.5, 0.9]).view(1, 1, 1, 2))
+
+
+def test_generator_keeps_known_pixels_exactly(generator):
+    image, mask = random_batch(64, batch=2)
+    with torch.inference_mode():
+        outputs = generator(image, mask)
+    known = mask.bool().expand_as(image)
+    assert torch.equal(outputs.composite[known], image[known])
+    assert torch.equal(outputs.coarse_composite[known], image[known])
+    assert not torch.equal(outputs.composite[~known], image[~known])
+
+
+def test_generator_ignores_hole_content(generator):
+    image, mask = random_batch(64)
+    with torch.inference_mode():
+        first = generator(image, mask)
+        second = generator(refill_hole(image, mask), mask)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_pconv_ignores_hole_content(pconv):
+    image, mask = random_batch(64)
+    with torch.inference_mode():
+        assert torch.equal(pconv(image, mask), pconv(refill_hole(image, mask), mask))
+
+
+def test_region_wise_discriminator_sees_only_the_hole():
+    image, mask = random_batch(64)
+    known_changed = torch.where(mask.bool(), -image, image)
+    with torch.no_grad():
+        region_wise = region_wise_discriminator().eval()
+        standard = standard_discriminator().eval()
+        assert torch.equal(region_wise(image, mask), region_wise(known_changed, mask))
+        assert not torch.equal(standard(image, mask), standard(known_changed, mask))
+
+
+def test_discriminator_convs_are_spectrally_normalised():
+    convs = [m for m in region_wise_discriminator().modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 6
+    for conv in convs:
+        assert parametrize.is_parametrized(conv, "weight")
+        (norm,) = conv.parametrizations.weight
+        assert type(norm).__name__ == "_SpectralNorm" and norm.n_power_iterations == 1
+        assert conv.stride == (2, 2) and conv.kernel_size == (5, 5) and conv.padding == (2, 2)
+
+
+# --- region-wise convolution (eq. 1) -------------------------------------------------
+
+def test_region_wise_conv_equals_two_filter_sets():
+    torch.manual_seed(0)
+    layer = RegionWiseConv2d(decoder_channels=2, skip_channels=1, out_channels=2)
+    decoder, skip = torch.randn(1, 2, 6, 6), torch.randn(1, 1, 6, 6)
+    mask_6 = (torch.rand(1, 1, 6, 6) > 0.5).float()
+    mask = mask_6.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3)  # full resolution, 12 x 12
+    weight, bias = layer.conv.conv.weight, layer.conv.conv.bias
+    known = torch.cat([decoder, skip], dim=1) * mask_6
+    missing = decoder * (1 - mask_6)
+    pad = lambda x: F.pad(x, (1, 1, 1, 1), mode="reflect")  # noqa: E731
+    expected = F.elu(F.conv2d(pad(known), weight[:, :3]) + F.conv2d(pad(missing), weight[:, 3:]) + bias.view(1, -1, 1, 1))
+    with torch.no_grad():
+        torch.testing.assert_close(layer(decoder, skip, mask), expected)
+
+
+def test_region_wise_conv_filters_known_and_hole_differently():
+    torch.manual_seed(0)
+    layer = RegionWiseConv2d(decoder_channels=4, skip_channels=3, out_channels=5)
+    decoder = torch.randn(1, 4, 1, 1).expand(1, 4, 8, 8)  # the same features everywhere
+    skip = torch.zeros(1, 3, 8, 8)
+    mask = torch.ones(1, 1, 8, 8)
+    mask[..., 4:] = 0  # right half is hole
+    with torch.no_grad():
+        out = layer(decoder, skip, mask)
+        known_value, hole_value = out[0, :, 4, 1], out[0, :, 4, 6]
+        assert not torch.allclose(known_value, hole_value)
+        # deep in the hole only W_hat acts, on the decoder features; the skip is not seen there
+        weight, bias = layer.conv.conv.weight, layer.conv.conv.bias
+        w_hat_only = F.elu(weight[:, 7:].sum(dim=(2, 3)) @ decoder[0, :, 0, 0] + bias)
+        torch.testing.assert_close(hole_value, w_hat_only)
+        other_skip = layer(decoder, torch.randn(1, 3, 8, 8), mask)
+        assert torch.equal(other_skip[..., 6], out[..., 6])
+
+
+def test_region_wise_conv_upsamples_after_the_split():
+    torch.manual_seed(0)
+    layer = RegionWiseConv2d(decoder_channels=2, skip_channels=2, out_channels=3, upsample=True)
+    decoder, skip = torch.randn(1, 2, 4, 4), torch.randn(1, 2, 4, 4)
+    mask = (torch.rand(1, 1, 4, 4) > 0.5).float()
+    fused = torch.cat([torch.cat([decoder, skip], dim=1) * mask, decoder * (1 - mask)], dim=1)
+    with torch.no_grad():
+        out = layer(decoder, skip, mask)
+        torch.testing.assert_close(out, layer.conv(F.interpolate(fused, scale_factor=2, mode="nearest")))
+    assert out.shape == (1, 3, 8, 8)
+
+
+def test_standard_conv_ablation_ignores_the_mask():
+    torch.manual_seed(0)
+    layer = RegionWiseConv2d(decoder_channels=2, skip_channels=1, out_channels=2, region_wise=False)
+    decoder, skip = torch.randn(1, 2, 6, 6), torch.randn(1, 1, 6, 6)
+    with torch.no_grad():
+        a = layer(decoder, skip, torch.ones(1, 1, 6, 6))
+        b = layer(decoder, skip, torch.zeros(1, 1, 6, 6))
+        torch.testing.assert_close(a, layer.conv(torch.cat([decoder, skip, decoder], dim=1)))
+    assert torch.equal(a, b)
+
+
+def test_generator_conv_pads_reflect_or_zero_by_feature_size():
+    torch.manual_seed(0)
+    layer = GeneratorConv(2, 2, dilation=16)
+    weight, bias = layer.conv.weight, layer.conv.bias
+    small, large = torch.randn(1, 2, 16, 16), torch.randn(1, 2, 17, 17)
+    with torch.no_grad():
+        torch.testing.assert_close(layer(small), F.elu(F.conv2d(small, weight, bias, padding=16, dilation=16)))
+        reflected = F.pad(large, (16,) * 4, mode="reflect")
+        torch.testing.assert_close(layer(large), F.elu(F.conv2d(reflected, weight, bias, dilation=16)))
+
+
+# --- partial convolution -------------------------------------------------------------
+
+def test_partial_conv_hand_computed():
+    layer = PartialConv2d(1, 1, 3, stride=1, padding=1)
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+        layer.bias.fill_(0.5)
+    x = torch.arange(1.0, 10.0).view(1, 1, 3, 3)
+    mask = torch.tensor([[1.0, 0, 1], [0, 0, 0], [1, 0, 0]]).view(1, 1, 3, 3)
+    # valid pixels: x=1 at (0,0), x=3 at (0,2), x=7 at (2,0); each window: sum(valid x) * 9 / count + 0.5
+    expected = torch.tensor([[9.5, 18.5, 27.5], [36.5, 33.5, 27.5], [63.5, 63.5, 0.0]]).view(1, 1, 3, 3)
+    expected_mask = torch.tensor([[1.0, 1, 1], [1, 1, 1], [1, 1, 0]]).view(1, 1, 3, 3)
+    with torch.no_grad():
+        out, new_mask = layer(x, mask)
+    torch.testing.assert_close(out, expected)
+    assert torch.equal(new_mask, expected_mask)
+
+
+def test_partial_conv_shared_mask_equals_per_channel_mask():
+    torch.manual_seed(0)
+    layer = PartialConv2d(3, 4, 5, stride=2, padding=2)
+    x = torch.randn(2, 3, 10, 10)
+    mask = (torch.rand(2, 1, 10, 10) > 0.7).float()
+    with torch.no_grad():
+        shared, shared_mask = layer(x, mask)
+        per_channel, per_channel_mask = layer(x, mask.expand(-1, 3, -1, -1))
+    torch.testing.assert_close(shared, per_channel)
+    assert torch.equal(shared_mask, per_channel_mask)
+    assert shared.shape == (2, 4, 5, 5) and shared_mask.shape == (2, 1, 5, 5)
+
+
+def test_freeze_encoder_bn_keeps_encoder_statistics():
+    model = pconv_unet(seed=1)
+    model.freeze_encoder_bn()
+    model.train()
+    encoder_norm, decoder_norm = model.encoder[1].norm, model.decoder[0].norm
+    before = encoder_norm.running_mean.clone(), decoder_norm.running_mean.clone()
+    image, mask = random_batch(64, batch=2)
+    model(image, mask)
+    assert model.training and not encoder_norm.training and decoder_norm.training
+    assert torch.equal(encoder_norm.running_mean, before[0])
+    assert not torch.equal(decoder_norm.running_mean, before[1])
+    assert not encoder_norm.weight.requires_grad and decoder_norm.weight.requires_grad
+
+
+# --- determinism and input checks ------------------------------------------------------
+
+def test_builders_are_seeded_and_leave_global_rng_alone():
+    state = torch.random.get_rng_state()
+    a, b, c = (region_wise_discriminator(seed=s).state_dict() for s in (3, 3, 4))
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+@pytest.mark.parametrize("network", ["generator", "pconv", "discriminator"])
+@pytest.mark.parametrize("image_shape, mask_shape, message", [
+    ((1, 3, 62, 64), (1, 1, 62, 64), "divisible by 4"),
+    ((1, 3, 64, 64), (1, 3, 64, 64), "mask"),
+    ((3, 64, 64), (1, 1, 64, 64), "image"),
+])
+def test_bad_inputs_raise(request, network, image_shape, mask_shape, message):
+    model = region_wise_discriminator() if network == "discriminator" else request.getfixturevalue(network)
+    with pytest.raises(RwganError, match=message):
+        model(torch.zeros(image_shape), torch.ones(mask_shape))
