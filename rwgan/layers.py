@@ -40,11 +40,28 @@ def check_image_and_mask(image: Tensor, mask: Tensor) -> None:
         raise RwganError(f"image: height and width must be divisible by {SIZE_MULTIPLE}, got {h}x{w}")
 
 
+def _aligned_nearest_indices(size_in: int, size_out: int, device) -> Tensor:
+    """Source indices of TF1 ``resize_nearest_neighbor(align_corners=True)``: round(i (in-1)/(out-1))."""
+    if size_out == 1:
+        return torch.zeros(1, dtype=torch.long, device=device)
+    scale = (size_in - 1) / (size_out - 1)
+    return torch.floor(torch.arange(size_out, device=device, dtype=torch.float64) * scale + 0.5).long().clamp_(
+        max=size_in - 1
+    )
+
+
 def resize_mask(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    """Nearest-neighbour resize of a mask (N x C x H x W) to ``size`` = (h, w); stays binary."""
+    """Nearest-neighbour resize of a mask (N x C x H x W) to ``size`` = (h, w); stays binary.
+
+    Aligned corners, as the official code resizes masks everywhere
+    (``tf.image.resize_nearest_neighbor(..., align_corners=True)``): output row i takes
+    input row round(i (H - 1) / (h - 1)), so corner pixels map onto corner cells.
+    """
     if tuple(mask.shape[-2:]) == tuple(size):
         return mask
-    return F.interpolate(mask, size=tuple(size), mode="nearest")
+    rows = _aligned_nearest_indices(mask.shape[-2], size[0], mask.device)
+    cols = _aligned_nearest_indices(mask.shape[-1], size[1], mask.device)
+    return mask.index_select(-2, rows).index_select(-1, cols)
 
 
 @contextlib.contextmanager
