@@ -16,7 +16,6 @@ The PC baseline's losses (Liu et al. 2018) are means, as in its paper.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Sequence
 
 import torch
