@@ -24,6 +24,7 @@ import yaml
 from rwgan.errors import RwganError
 
 PARAMS_FILE = Path(os.environ.get("RWGAN_PARAMS", "params.yaml"))
+SCHEMA_FILE = Path(__file__).with_name("params.schema.yaml")
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -47,7 +48,19 @@ def read_params_file(path: str | os.PathLike = PARAMS_FILE) -> dict:
         raise RwganError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(raw, dict) or "defaults" not in raw or "profiles" not in raw:
         raise RwganError(f"{path}: expected top-level keys 'profile', 'defaults' and 'profiles'")
+    validate(raw, path)
     return raw
+
+
+def validate(raw: dict, path: str | os.PathLike = PARAMS_FILE) -> None:
+    """Check the layout of params.yaml against pipeline/params.schema.yaml (one-line error naming the key)."""
+    import jsonschema
+
+    schema = yaml.safe_load(SCHEMA_FILE.read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(raw))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise RwganError(f"{path}: {where}: {error.message}")
 
 
 def load(profile: str | None = None, path: str | os.PathLike = PARAMS_FILE) -> dict:

@@ -1,0 +1,174 @@
+# rwgan: the reproduction DAG for Snakemake.
+#
+#   snakemake --cores all                                   # demo profile (params.yaml `profile`)
+#   snakemake --cores all --config profile=smoke            # another profile
+#   snakemake --profile profiles/slurm --config profile=paper   # on a slurm cluster
+#
+# Paths, commands and code dependencies come from pipeline/dag.py, which also
+# generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in step).
+# params.yaml is the one source of parameters; each rule's `params` holds the
+# resolved values it reads, so a changed value re-runs exactly the affected jobs.
+
+from snakemake.utils import min_version, validate
+
+from pipeline import config as rwgan_config
+from pipeline import dag
+
+min_version("9.0")
+
+
+configfile: "params.yaml"
+
+
+validate(config, "pipeline/params.schema.yaml")
+
+PROFILE = config["profile"]
+P = rwgan_config.load(PROFILE)
+
+
+wildcard_constraints:
+    profile=PROFILE,
+    dataset="|".join(dag.datasets(P)),
+    mask_type="|".join(dag.train_mask_types(P)),
+    variant="|".join(dag.variants(P)),
+    method="|".join(dag.methods(P)),
+
+
+def cluster(stage):
+    """Resources of a stage's jobs for cluster executors (params.yaml `cluster`)."""
+    spec = P["cluster"][stage]
+    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime_min"]}
+    if spec.get("gpus"):
+        resources["gpu"] = spec["gpus"]
+    return resources
+
+
+rule all:
+    input:
+        dag.report_dir(PROFILE) + "/metrics.csv",
+        dag.report_dir(PROFILE) + "/README.md",
+
+
+rule download:
+    output:
+        dag.download_marker("{dataset}"),
+    input:
+        dag.code_files("download"),
+    params:
+        values=lambda wc: P["data"][wc.dataset],
+        cmd=lambda wc: dag.command(P, "download", dataset=wc.dataset),
+    log:
+        dag.log_file(PROFILE, "download", "{dataset}"),
+    conda:
+        "environment.yaml"
+    resources:
+        **cluster("download"),
+    shell:
+        "{params.cmd}"
+
+
+rule prepare:
+    output:
+        directory(dag.data_dir(PROFILE, "{dataset}")),
+    input:
+        dag.download_marker("{dataset}"),
+        dag.code_files("prepare"),
+    params:
+        values=lambda wc: [P["image_size"], P["seed"], P["data"][wc.dataset]],
+        cmd=lambda wc: dag.command(P, "prepare", dataset=wc.dataset),
+    log:
+        dag.log_file(PROFILE, "prepare", "{dataset}"),
+    conda:
+        "environment.yaml"
+    resources:
+        **cluster("prepare"),
+    shell:
+        "{params.cmd}"
+
+
+rule masks:
+    output:
+        directory(dag.masks_dir(PROFILE)),
+        dag.masks_checksums(PROFILE),
+    input:
+        dag.code_files("masks"),
+    params:
+        values=[P["image_size"], P["seed"], P["masks"]],
+        cmd=dag.command(P, "masks"),
+    log:
+        dag.log_file(PROFILE, "masks"),
+    conda:
+        "environment.yaml"
+    resources:
+        **cluster("masks"),
+    shell:
+        "{params.cmd}"
+
+
+rule train:
+    output:
+        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/model.pt",
+        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/losses.csv",
+        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/loss_curve.png",
+    input:
+        dag.data_dir(PROFILE, "{dataset}"),
+        dag.code_files("train"),
+    params:
+        values=lambda wc: dag.train_values(P, wc.variant),
+        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant),
+    log:
+        dag.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
+    conda:
+        "environment.yaml"
+    threads: P["cluster"]["train"]["threads"]
+    resources:
+        **cluster("train"),
+    shell:
+        "{params.cmd}"
+
+
+rule evaluate:
+    output:
+        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/summary.csv",
+        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/per_image.csv",
+        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/timing.json",
+        directory(dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/composites"),
+    input:
+        dag.data_dir(PROFILE, "{dataset}"),
+        dag.masks_dir(PROFILE),
+        lambda wc: dag.method_checkpoints(P, wc.dataset, wc.method),
+        dag.code_files("evaluate"),
+    params:
+        values=[P["image_size"], P["evaluate"]],
+        cmd=lambda wc: dag.command(P, "evaluate", dataset=wc.dataset, method=wc.method),
+    log:
+        dag.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
+    conda:
+        "environment.yaml"
+    threads: P["cluster"]["evaluate"]["threads"]
+    resources:
+        **cluster("evaluate"),
+    shell:
+        "{params.cmd}"
+
+
+rule report:
+    output:
+        directory(dag.report_dir(PROFILE) + "/tables"),
+        directory(dag.report_dir(PROFILE) + "/figures"),
+        dag.report_dir(PROFILE) + "/metrics.csv",
+        dag.report_dir(PROFILE) + "/README.md",
+        dag.report_dir(PROFILE) + "/metrics.json",
+    input:
+        [d for d in dag.job(P, "report").deps],
+    params:
+        values=[P["evaluate"], P["report"]],
+        cmd=dag.command(P, "report"),
+    log:
+        dag.log_file(PROFILE, "report"),
+    conda:
+        "environment.yaml"
+    resources:
+        **cluster("report"),
+    shell:
+        "{params.cmd}"

@@ -1,0 +1,330 @@
+"""The pipeline's DAG, defined once for both workflow tools.
+
+    download -> prepare -> masks -> train (dataset x mask type x variant) -> evaluate -> report
+
+This module is the single description of every job of a profile: its command, the
+code, data and params it depends on, and what it writes.  The Snakefile builds its
+rules from the path and command functions below; ``dvc.yaml`` is generated from
+:func:`jobs` (``python -m pipeline.dag --write``) and a test checks that the committed
+file, the generator and the Snakefile agree.
+
+Command-line::
+
+    python -m pipeline.dag --profile demo            # list the jobs
+    python -m pipeline.dag --write                   # regenerate dvc.yaml and pipelines/<profile>/dvc.yaml
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from pipeline import config
+
+STAGES = ("download", "prepare", "masks", "train", "evaluate", "report")
+
+# Code each stage runs; a change to any of these files re-runs the stage.
+_COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/cli_common.py"]
+_NETWORKS = ["rwgan/layers.py", "rwgan/models"]
+CODE = {
+    "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
+    "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],
+    "masks": _COMMON + ["rwgan/masks.py", "pipeline/masks.py"],
+    "train": _COMMON
+    + _NETWORKS
+    + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/training.py",
+       "rwgan/variants.py", "pipeline/train.py"],
+    "evaluate": _COMMON
+    + _NETWORKS
+    + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/inference.py",
+       "rwgan/metrics.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/evaluate.py"],
+    "report": _COMMON
+    + ["rwgan/evaluation.py", "rwgan/inference.py", "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py"],
+}
+
+# Methods that need no trained checkpoint of their own.
+CLASSICAL = ("telea", "navier_stokes", "biharmonic")
+FIRST_STAGE = {"ic1": "full"}  # evaluated from another variant's checkpoint
+
+
+# --- paths ----------------------------------------------------------------------------
+def download_marker(dataset: str) -> str:
+    return f"downloads/{dataset}/COMPLETE"
+
+
+def data_dir(profile: str, dataset: str) -> str:
+    return f"work/{profile}/data/{dataset}"
+
+
+def masks_dir(profile: str) -> str:
+    return f"work/{profile}/masks"
+
+
+def masks_checksums(profile: str) -> str:
+    return f"reports/{profile}/masks.sha256"
+
+
+def run_dir(profile: str, dataset: str, mask_type: str, variant: str) -> str:
+    return f"work/{profile}/runs/{dataset}/{mask_type}/{variant}"
+
+
+def checkpoint(profile: str, dataset: str, mask_type: str, variant: str) -> str:
+    return f"{run_dir(profile, dataset, mask_type, variant)}/model.pt"
+
+
+def eval_dir(profile: str, dataset: str, method: str) -> str:
+    return f"work/{profile}/eval/{dataset}/{method}"
+
+
+def report_dir(profile: str) -> str:
+    return f"reports/{profile}"
+
+
+def log_file(profile: str, stage: str, extra: str | None = None) -> str:
+    return f"logs/{profile}/{stage if extra is None else f'{stage}-{extra}'}.log"
+
+
+# --- what a profile runs -------------------------------------------------------------------
+def datasets(params: dict) -> list[str]:
+    return list(params["datasets"])
+
+
+def train_mask_types(params: dict) -> list[str]:
+    return list(params["train"]["mask_types"])
+
+
+def variants(params: dict) -> list[str]:
+    """The trained variants: every entry of ``train.variants`` unless ``train.run`` picks some."""
+    chosen = params["train"].get("run") or sorted(params["train"]["variants"])
+    return list(chosen)
+
+
+def methods(params: dict) -> list[str]:
+    return list(params["evaluate"]["methods"])
+
+
+def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
+    """The checkpoints an evaluation of ``method`` reads (none for classical methods)."""
+    if method in CLASSICAL:
+        return []
+    variant = FIRST_STAGE.get(method, method)
+    return [checkpoint(params["profile"], dataset, t, variant) for t in train_mask_types(params)]
+
+
+# --- the jobs --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    stage: str
+    key: dict  # the wildcard values, e.g. {"dataset": "embedded"}
+    cmd: str
+    deps: tuple[str, ...]  # data produced by other jobs, then code
+    outs: tuple[str, ...]
+    params: tuple[str, ...]  # params.yaml keys (dotted) the job reads
+    log: str
+    metrics: tuple[str, ...] = field(default=())
+    plots: tuple[str, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        """A unique name valid for dvc (letters, digits, '-' and '_'): ``train-embedded-mixed-full``."""
+        return "-".join([self.stage, *self.key.values()])
+
+
+def code_files(stage: str) -> list[str]:
+    """The stage's code as files (folders expanded to their .py files), for Snakemake inputs."""
+    files = []
+    for entry in CODE[stage]:
+        path = Path(entry)
+        files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [entry]
+    return files
+
+
+def launcher(params: dict, stage: str) -> list[str]:
+    """``python`` or, for a stage given several GPUs in ``cluster.<stage>.gpus``, ``torchrun``."""
+    gpus = int(params.get("cluster", {}).get(stage, {}).get("gpus", 0) or 0)
+    if gpus > 1:
+        return ["torchrun", "--standalone", f"--nproc_per_node={gpus}"]
+    return ["python"]
+
+
+def command(params: dict, stage: str, **options: str) -> str:
+    """The shell command of one job: ``python -m pipeline.<stage> --profile P --option value ...``."""
+    words = [*launcher(params, stage), "-m", f"pipeline.{stage}", "--profile", params["profile"]]
+    for option, value in options.items():
+        words += [f"--{option.replace('_', '-')}", value]
+    return shlex.join(words)
+
+
+def _param_keys(raw: dict, profile: str, *sections: str, variant: str | None = None) -> tuple[str, ...]:
+    """Dotted params.yaml keys for dvc: each section in `defaults` and in the profile's overrides.
+
+    With ``variant``, the `train` section is listed key by key and only that variant's entry of
+    `train.variants` is included, so editing one variant re-runs only its jobs.
+    """
+    keys = []
+    for prefix, tree in (("defaults", raw["defaults"]), (f"profiles.{profile}", raw["profiles"][profile] or {})):
+        keys += [f"{prefix}.{k}" for k in ("seed", "image_size") if k in tree]
+        for section in sections:
+            if section not in tree:
+                continue
+            body = tree[section]
+            if section == "train" and variant is not None and isinstance(body, dict):
+                keys += [f"{prefix}.train.{k}" for k in body if k not in ("variants", "run")]
+                if variant in (body.get("variants") or {}):
+                    keys.append(f"{prefix}.train.variants.{variant}")
+            else:
+                keys.append(f"{prefix}.{section}")
+    return tuple(keys)
+
+
+def jobs(profile: str, params_file: str | Path = config.PARAMS_FILE) -> list[Job]:
+    """Every job of ``profile`` in a topological order."""
+    return jobs_of(config.load(profile, params_file), params_file)
+
+
+def job(params: dict, stage: str, **key: str) -> Job:
+    """The one job of ``stage`` with wildcard values ``key``."""
+    (found,) = [j for j in jobs_of(params) if j.stage == stage and j.key == key]
+    return found
+
+
+def train_values(params: dict, variant: str) -> dict:
+    """The params one training run reads: image size, seed, model, train (its own variant entry only)."""
+    train = {k: v for k, v in params["train"].items() if k not in ("variants", "run")}
+    return {
+        "image_size": params["image_size"],
+        "seed": params["seed"],
+        "model": params["model"],
+        "train": train,
+        "variant": params["train"]["variants"][variant],
+    }
+
+
+def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[Job]:
+    """Every job of the resolved ``params`` (see :func:`pipeline.config.load`) in a topological order."""
+    profile = params["profile"]
+    raw = config.read_params_file(params_file)
+    out: list[Job] = []
+    for dataset in datasets(params):
+        out.append(Job(
+            stage="download", key={"dataset": dataset},
+            cmd=command(params, "download", dataset=dataset),
+            deps=tuple(CODE["download"]), outs=(download_marker(dataset),),
+            params=_param_keys(raw, profile, "data"), log=log_file(profile, "download", dataset),
+        ))
+        out.append(Job(
+            stage="prepare", key={"dataset": dataset},
+            cmd=command(params, "prepare", dataset=dataset),
+            deps=(download_marker(dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
+            params=_param_keys(raw, profile, "data"), log=log_file(profile, "prepare", dataset),
+        ))
+    out.append(Job(
+        stage="masks", key={}, cmd=command(params, "masks"),
+        deps=tuple(CODE["masks"]), outs=(masks_dir(profile), masks_checksums(profile)),
+        params=_param_keys(raw, profile, "masks"), log=log_file(profile, "masks"),
+    ))
+    for dataset in datasets(params):
+        for mask_type in train_mask_types(params):
+            for variant in variants(params):
+                run = run_dir(profile, dataset, mask_type, variant)
+                out.append(Job(
+                    stage="train", key={"dataset": dataset, "mask_type": mask_type, "variant": variant},
+                    cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant),
+                    deps=(data_dir(profile, dataset), *CODE["train"]),
+                    outs=(f"{run}/model.pt", f"{run}/losses.csv", f"{run}/loss_curve.png"),
+                    params=_param_keys(raw, profile, "model", "train", variant=variant),
+                    log=log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
+                    plots=(f"{run}/losses.csv",),
+                ))
+    for dataset in datasets(params):
+        for method in methods(params):
+            target = eval_dir(profile, dataset, method)
+            out.append(Job(
+                stage="evaluate", key={"dataset": dataset, "method": method},
+                cmd=command(params, "evaluate", dataset=dataset, method=method),
+                deps=(data_dir(profile, dataset), masks_dir(profile),
+                      *method_checkpoints(params, dataset, method), *CODE["evaluate"]),
+                outs=(f"{target}/summary.csv", f"{target}/per_image.csv", f"{target}/timing.json",
+                      f"{target}/composites"),
+                params=_param_keys(raw, profile, "evaluate"), log=log_file(profile, "evaluate", f"{dataset}-{method}"),
+            ))
+    evaluations = [j for j in out if j.stage == "evaluate"]
+    checkpoints = sorted({d for j in evaluations for d in j.deps if d.endswith("/model.pt")})
+    reports = report_dir(profile)
+    out.append(Job(
+        stage="report", key={}, cmd=command(params, "report"),
+        deps=(*[o for j in evaluations for o in j.outs if not o.endswith("composites")], *checkpoints,
+              *CODE["report"]),
+        outs=(f"{reports}/tables", f"{reports}/figures", f"{reports}/metrics.csv", f"{reports}/README.md"),
+        params=_param_keys(raw, profile, "evaluate", "report"), log=log_file(profile, "report"),
+        metrics=(f"{reports}/metrics.json",),
+    ))
+    return out
+
+
+# --- dvc.yaml ---------------------------------------------------------------------------------
+def dvc_yaml(profile: str) -> dict:
+    """The dvc.yaml document for ``profile``: one stage per job, metrics and plots at the top."""
+    stages = {}
+    plots = []
+    metrics = []
+    for job in jobs(profile):
+        stage = {"cmd": job.cmd, "deps": list(job.deps)}
+        if job.params:
+            stage["params"] = list(job.params)
+        # Reports are versioned in git, not in the DVC cache.
+        git_tracked = job.stage == "report" or job.outs[-1] == masks_checksums(profile)
+        stage["outs"] = [
+            {out: {"cache": False}} if git_tracked and out.startswith("reports/") else out for out in job.outs
+        ]
+        if job.metrics:
+            stage["metrics"] = [{m: {"cache": False}} for m in job.metrics]
+            metrics += list(job.metrics)
+        if job.plots:
+            plots += list(job.plots)
+        if dvc_yaml_path(profile).parent != Path("."):
+            stage["wdir"] = "../.."
+        stages[job.name] = stage
+    document = {"stages": stages, "metrics": metrics}
+    if plots:
+        document["plots"] = [{p: {"x": "step", "y": ["loss_total"]}} for p in plots]
+    return document
+
+
+def dvc_yaml_path(profile: str) -> Path:
+    """Where the profile's dvc.yaml lives: the root for the default profile, else pipelines/<profile>/."""
+    default = config.read_params_file()["profile"]
+    return Path("dvc.yaml") if profile == default else Path("pipelines") / profile / "dvc.yaml"
+
+
+def render_dvc_yaml(profile: str) -> str:
+    header = (
+        "# Generated by `python -m pipeline.dag --write` from pipeline/dag.py (the one definition of the DAG,\n"
+        "# shared with the Snakefile). Do not edit by hand: tests/test_dag.py checks it is up to date.\n"
+    )
+    return header + yaml.safe_dump(dvc_yaml(profile), sort_keys=False, width=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.dag", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default=None, help="default: params.yaml's `profile`")
+    parser.add_argument("--write", action="store_true", help="write every profile's dvc.yaml")
+    args = parser.parse_args(argv)
+    if args.write:
+        from rwgan import io
+
+        for profile in sorted(config.read_params_file()["profiles"]):
+            io.write_text(dvc_yaml_path(profile), render_dvc_yaml(profile))
+            print(f"wrote {dvc_yaml_path(profile)}")
+        return 0
+    for job in jobs(args.profile or config.read_params_file()["profile"]):
+        print(f"{job.name:60s} {job.cmd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
