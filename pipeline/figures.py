@@ -1,0 +1,214 @@
+"""Figures 4-11 of the paper and metric-versus-hole-ratio plots, as PNG (matplotlib, Agg).
+
+Inputs, all under ``work/<profile>/`` (written by earlier stages):
+``masks/<set>/<bin>/<mask>.png`` (white = hole), ``data/<dataset>/test/*.png`` and the
+evaluate stage's composites ``eval/<dataset>/<method>/composites/<set>/<bin>/<mask>.png``.
+The (mask, test image) pairs and the composite paths are the evaluate stage's
+(:func:`rwgan.evaluation.evaluation_pairs`, :func:`rwgan.evaluation.composite_path`),
+imported here, not re-implemented.
+
+Grids read: one row per example (a mask and its paired test image), columns
+"Input" (the image with its hole painted white, as the paper shows it), one per method,
+"GT". A method evaluated on the dataset but lacking one composite shows a grey tile.
+Figures carry no timestamps and no software-version metadata, so the same inputs give
+the same bytes.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
+
+from rwgan import io
+from rwgan.evaluation import Pair, composite_path, evaluation_pairs
+from pipeline.tables import METRIC_LABELS, Display, Results, PaperReference
+
+MISSING_TILE = 128  # grey: the method ran on this dataset but this composite is absent
+TILE_INCHES_MIN = 1.1  # small images (64 px) are drawn at least this large so labels fit
+DPI = 100
+
+
+def set_pairs(masks_dir: Path, test_images: list[Path], mask_set: str) -> list[Pair]:
+    """Every (mask, test image) pair of a mask set, bins in manifest order, as the evaluate
+    stage scores them; none when the set or the test images are absent."""
+    if not test_images or not (masks_dir / mask_set / "manifest.csv").is_file():
+        return []
+    return evaluation_pairs(masks_dir, [mask_set], test_images)
+
+
+def select_examples(
+    masks_dir: Path, test_images: list[Path], sets: list[str], bins: list[str] | None, per_bin: int
+) -> list[Pair]:
+    """The first ``per_bin`` pairs of each requested bin (None: every bin) of each set."""
+    examples = []
+    for mask_set in sets:
+        pairs = set_pairs(masks_dir, test_images, mask_set)
+        for bin_label in bins if bins is not None else list(dict.fromkeys(p.bin for p in pairs)):
+            examples += [p for p in pairs if p.bin == bin_label][:per_bin]
+    return examples
+
+
+def sweep_examples(masks_dir: Path, test_images: list[Path], mask_set: str) -> list[Pair]:
+    """Fig. 10: one test image under a mask of every bin of ``mask_set`` (0% to 100%).
+
+    The image is the one paired with the set's first mask; each bin contributes its first
+    mask paired with that same image (a bin without one is left out).
+    """
+    pairs = set_pairs(masks_dir, test_images, mask_set)
+    if not pairs:
+        return []
+    chosen: dict[str, Pair] = {}
+    for pair in pairs:
+        if pair.image == pairs[0].image:
+            chosen.setdefault(pair.bin, pair)
+    return list(chosen.values())
+
+
+def with_hole(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The input as the paper shows it: uint8 (H, W, 3) with hole pixels (True) white."""
+    shown = image.copy()
+    shown[hole] = 255
+    return shown
+
+
+def comparison_tiles(examples: list[Pair], method_dirs: list[Path]) -> list[list[np.ndarray]]:
+    """Rows of [input with hole, each method's composite, ground truth] tiles (uint8 RGB)."""
+    rows = []
+    for example in examples:
+        image = io.read_image(example.image)
+        hole = io.read_mask(example.mask, size=image.shape[:2], allow_full=True)
+        row = [with_hole(image, hole)]
+        for method_dir in method_dirs:
+            path = composite_path(method_dir / "composites", example)
+            row.append(io.read_image(path) if path.is_file() else np.full_like(image, MISSING_TILE))
+        rows.append(row + [image])
+    return rows
+
+
+def save_grid(
+    path: Path, tiles: list[list[np.ndarray]], row_labels: list[str], column_labels: list[str], title: str
+) -> None:
+    """Write a grid of equally sized uint8 RGB tiles with row and column labels as PNG."""
+    n_rows, n_cols = len(tiles), len(tiles[0])
+    height, width = tiles[0][0].shape[:2]
+    tile_w = max(width / DPI, TILE_INCHES_MIN)
+    tile_h = tile_w * height / width
+    left, top, gap = 0.9, 0.75, 0.04
+    fig_w = left + n_cols * tile_w + (n_cols - 1) * gap + 0.1
+    fig_h = top + n_rows * tile_h + (n_rows - 1) * gap + 0.1
+    figure = Figure(figsize=(fig_w, fig_h), dpi=DPI)
+    figure.subplots_adjust(
+        left=left / fig_w, right=1 - 0.1 / fig_w, top=1 - top / fig_h, bottom=0.1 / fig_h,
+        wspace=gap / tile_w, hspace=gap / tile_h,
+    )
+    axes = figure.subplots(n_rows, n_cols, squeeze=False)
+    for r, row in enumerate(tiles):
+        for c, tile in enumerate(row):
+            axis = axes[r][c]
+            axis.imshow(tile, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(textwrap.fill(column_labels[c], 14), fontsize=7)
+            if c == 0:
+                axis.set_ylabel(row_labels[r], fontsize=7)
+    figure.suptitle(title, fontsize=9, y=1 - 0.12 / fig_h, va="top")
+    _save(figure, path)
+
+
+def comparison_figure(
+    path: Path, title: str, examples: list[Pair], method_dirs: list[Path], method_labels: list[str]
+) -> None:
+    """Figs. 4-9: rows of examples (labelled set and bin), columns Input | methods | GT."""
+    tiles = comparison_tiles(examples, method_dirs)
+    save_grid(path, tiles, [f"{e.set}\n{e.bin}" for e in examples], ["Input", *method_labels, "GT"], title)
+
+
+def sweep_figure(path: Path, title: str, examples: list[Pair], method_dir: Path, method_label: str) -> None:
+    """Fig. 10: columns are the bins (0% to 100%), rows Input and the method's result."""
+    rows = comparison_tiles(examples, [method_dir])
+    tiles = [[row[0] for row in rows], [row[1] for row in rows]]
+    save_grid(path, tiles, ["Input", method_label], [e.bin for e in examples], title)
+
+
+def object_removal_figure(path: Path, title: str, checkpoint: Path, items: list[tuple[Path, Path]]) -> None:
+    """Fig. 11: rows of (a) the photo, (b) the user mask shown as a white hole, (c) the result
+    of ``rwgan.inference.load_inpainter(checkpoint)``. A mask of another size than its image
+    is scaled to it (nearest neighbour), so one drawn mask serves every profile's image size."""
+    from rwgan.inference import load_inpainter  # torch: only imported when the figure is made
+
+    inpainter = load_inpainter(checkpoint)
+    tiles = []
+    for image_path, mask_path in items:
+        image = io.read_image(image_path)
+        hole = io.read_mask(mask_path)
+        if hole.shape != image.shape[:2]:
+            scaled = Image.fromarray(hole).resize(image.shape[1::-1], Image.Resampling.NEAREST)
+            hole = np.asarray(scaled, dtype=bool)
+        result = inpainter.inpaint(image[None], hole[None])[0]
+        tiles.append([image, with_hole(image, hole), result])
+    save_grid(path, tiles, [p.stem for p, _ in items], ["(a) input", "(b) mask", "(c) result"], title)
+
+
+def curves_figure(
+    path: Path,
+    title: str,
+    results: Results,
+    paper: PaperReference,
+    dataset: str,
+    mask_types: list[str],
+    metrics: list[str],
+    methods: list[str],
+    bins: list[str],
+    display: Display,
+) -> None:
+    """Metric versus hole-ratio bin: one panel per (mask type, metric), one line per method;
+    ours solid with dots, the paper's dashed with crosses in the same colour. Missing values
+    leave gaps (never drawn as 0)."""
+    figure = Figure(figsize=(2.6 * len(metrics), 2.3 * len(mask_types) + 0.9), dpi=DPI)
+    axes = figure.subplots(len(mask_types), len(metrics), squeeze=False)
+    x = np.arange(len(bins))
+    handles = {}
+    for r, mask_type in enumerate(mask_types):
+        for c, metric in enumerate(metrics):
+            axis = axes[r][c]
+            for i, method in enumerate(methods):
+                colour = f"C{i % 10}"
+                ours = [results.values.get((dataset, method, mask_type, b, metric), math.nan) for b in bins]
+                theirs = [
+                    _or_nan(paper.main.get((mask_type, metric, b, display.dataset(dataset), display.method(method))))
+                    for b in bins
+                ]
+                if not all(math.isnan(v) for v in ours):
+                    (line,) = axis.plot(x, ours, "-o", color=colour, markersize=3, linewidth=1.2)
+                    handles.setdefault(display.method(method), line)
+                if not all(math.isnan(v) for v in theirs):
+                    (line,) = axis.plot(x, theirs, "--x", color=colour, markersize=3, linewidth=0.9)
+                    handles.setdefault(f"{display.method(method)} (paper)", line)
+            if not axis.lines:
+                axis.text(0.5, 0.5, "no values", ha="center", va="center", transform=axis.transAxes, fontsize=7)
+            axis.set_xticks(x, bins, rotation=45, fontsize=6)
+            axis.tick_params(axis="y", labelsize=6)
+            axis.grid(alpha=0.3)
+            if r == 0:
+                axis.set_title(METRIC_LABELS.get(metric, metric), fontsize=8)
+            if c == 0:
+                axis.set_ylabel(mask_type, fontsize=8)
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 6), fontsize=6)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout(rect=(0, 0.07 if handles else 0, 1, 0.95))
+    _save(figure, path)
+
+
+def _or_nan(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+def _save(figure: Figure, path: Path) -> None:
+    with io.atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})

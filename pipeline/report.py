@@ -1,0 +1,390 @@
+"""The report stage: Tables I-IV, Figures 4-11, metrics and an index for one profile.
+
+    python -m pipeline.report --profile P
+
+Reads the evaluate stage's ``work/<profile>/eval/<dataset>/<method>/{summary.csv,
+timing.json,composites/}``, the masks and test images, the ``full`` checkpoint (Fig. 11)
+and the paper's tables (params ``report.paper_dir``); writes, atomically, under
+``reports/<profile>/``:
+
+- ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``;
+- ``figures/*.png`` (Figs. 4-11 and metric-versus-hole-ratio curves);
+- ``metrics.csv`` (every summary.csv, concatenated and sorted) and ``metrics.json``
+  (``{dataset: {method: {mask_type: {bin: {metric: value}}}}}``, for ``dvc metrics``);
+- ``README.md``: an index of all of it with the profile, data, code commit and checkpoints.
+
+Which datasets, methods, metrics and bins appear where, and their display names, come
+from the ``report:`` section of params.yaml. Nothing written carries a timestamp, so an
+unchanged input gives unchanged outputs; files in ``tables/`` and ``figures/`` that this
+run did not write (left over from another configuration) are removed.
+"""
+from __future__ import annotations
+
+import csv
+import io as text_io
+import logging
+import subprocess
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from pipeline import cli_common, config, figures, tables
+from rwgan import io
+from rwgan.errors import RwganError
+
+log = logging.getLogger(cli_common.STAGE_LOGGER)
+
+FIGURE_SPECS = {  # params key -> (paper figure, title, file stem)
+    "qualitative": ("Figs. 4-6", "Qualitative comparison", "fig04-06_qualitative"),
+    "ablation": ("Fig. 7", "Ablation study", "fig07_ablation"),
+    "discriminators": ("Fig. 8", "Discriminator variants", "fig08_discriminators"),
+    "regular": ("Fig. 9", "Regular masks", "fig09_regular"),
+}
+
+
+@dataclass
+class Entry:
+    """One line of the index: what was made (paths relative to the report folder), with a
+    note (what it lacks), or why it was not made (``paths`` empty, ``note`` the reason)."""
+
+    section: str
+    title: str
+    paths: list[Path] = field(default_factory=list)
+    note: str = ""
+
+
+# --------------------------------------------------------------------------- params
+def _get(section: dict, key: str, kind: type | tuple, where: str = "report"):
+    """``section[key]``, checked to be of ``kind``; else an error naming ``<where>.<key>``."""
+    name = f"{where}.{key}" if where else key
+    if not isinstance(section, dict) or key not in section:
+        raise RwganError(f"params.yaml: {name} is missing")
+    value = section[key]
+    if not isinstance(value, kind):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise RwganError(f"params.yaml: {name} must be a {names}, got {type(value).__name__}")
+    return value
+
+
+def display_from(report: dict) -> tables.Display:
+    reported = _get(report, "reported_in_paper", list)
+    decimals = _get(report, "decimals", dict)
+    missing = [m for m in _get(report, "metrics", list) if m not in decimals]
+    if missing:
+        raise RwganError(f"params.yaml: report.decimals has no entry for {', '.join(missing)}")
+    return tables.Display(
+        dataset_names=_get(report, "dataset_names", dict),
+        method_names=_get(report, "method_names", dict),
+        reported_in_paper=frozenset(reported),
+        decimals=decimals,
+    )
+
+
+def shown_datasets(configured: list[str], results: tables.Results, methods: list[str], in_paper: set[str]) -> tuple:
+    """Datasets a table or figure shows: the configured ones, in order, that ran any of
+    ``methods`` or appear in the paper's table (``in_paper``); then any other dataset that
+    ran one of ``methods`` (a user's own), sorted."""
+    ran = {d for d, m in results.evaluated if m in methods}
+    listed = [d for d in configured if d in ran or d in in_paper]
+    return tuple(listed + sorted(ran - set(configured)))
+
+
+# --------------------------------------------------------------------------- metrics
+def metric_rows(results: tables.Results) -> list[tuple]:
+    """(dataset, method, mask_type, bin, metric, value, n) rows of every present metric,
+    sorted with bins in hole-ratio order."""
+    keys = sorted(results.values, key=lambda k: (k[0], k[1], k[2], tables.bin_order(k[3]), k[4]))
+    return [(*key, results.values[key], results.counts[key]) for key in keys]
+
+
+def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
+    """``metrics.csv`` (long form, the evaluate schema) and ``metrics.json`` (nested)."""
+    buffer = text_io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(tables.SUMMARY_COLUMNS)
+    nested: dict = {}
+    for dataset, method, mask_type, bin_label, metric, value, n in metric_rows(results):
+        writer.writerow((dataset, method, mask_type, bin_label, metric, repr(value), "" if n is None else n))
+        nested.setdefault(dataset, {}).setdefault(method, {}).setdefault(mask_type, {}).setdefault(bin_label, {})[
+            metric
+        ] = value
+    io.write_text(reports_dir / "metrics.csv", buffer.getvalue())
+    io.write_json(reports_dir / "metrics.json", nested)
+    return [Path("metrics.csv"), Path("metrics.json")]
+
+
+# --------------------------------------------------------------------------- tables
+def build_tables(
+    report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int
+) -> list[tables.Table]:
+    """Tables I-IV as configured in ``report`` (params.yaml ``report:``)."""
+    datasets = _get(report, "datasets", list)
+    metrics, bins = _get(report, "metrics", list), _get(report, "bins", list)
+    main_methods = _get(report, "main_table_methods", list)
+    in_paper = {d for d in datasets if display.dataset(d) in {key[3] for key in paper.main}}
+    layout = tables.TableLayout(
+        tuple(shown_datasets(datasets, results, main_methods, in_paper)), tuple(main_methods), tuple(metrics),
+        tuple(bins),
+    )
+    built = [
+        tables.comparison_table(number, mask_type, results, paper, layout, display)
+        for number, mask_type in tables.MAIN_TABLES
+    ]
+
+    ablation = _get(report, "ablation", dict)
+    ablation_methods = _get(ablation, "methods", list, "report.ablation")
+    paper_dataset = _get(ablation, "paper_dataset", str, "report.ablation")
+    ablation_layout = tables.TableLayout(
+        shown_datasets(datasets, results, ablation_methods, {paper_dataset}), tuple(ablation_methods),
+        tuple(metrics), tuple(bins),
+    )
+    built.append(
+        tables.ablation_table(
+            results, paper, ablation_layout,
+            display.renamed(_get(ablation, "method_names", dict, "report.ablation")),
+            tuple(_get(ablation, "mask_types", list, "report.ablation")), paper_dataset,
+        )
+    )
+    complexity_methods = _get(report, "complexity_methods", list)
+    built.append(
+        tables.complexity_table(
+            results, paper, tuple(complexity_methods),
+            shown_datasets(datasets, results, complexity_methods, set()), display, image_size,
+        )
+    )
+    return built
+
+
+def write_tables(built: list[tables.Table], reports_dir: Path) -> list[Entry]:
+    entries = []
+    for table in built:
+        paths = [Path("tables") / f"{table.filename}.{ext}" for ext in tables.RENDERERS]
+        for path, render in zip(paths, tables.RENDERERS.values()):
+            io.write_text(reports_dir / path, render(table))
+        entries.append(Entry("Tables", f"Table {table.number}: {table.caption}", paths))
+    return entries
+
+
+# --------------------------------------------------------------------------- figures
+@dataclass(frozen=True)
+class FigureJob:
+    """A figure to write: its index entry and ``make(path)``; ``make`` is None where the
+    figure cannot be made (its inputs are absent; the entry's note says which)."""
+
+    entry: Entry
+    make: Callable[[Path], None] | None
+
+
+def _figure_job(title: str, stem: str, make: Callable[[Path], None], reason: str = "", note: str = "") -> FigureJob:
+    if reason:
+        return FigureJob(Entry("Figures", title, [], reason), None)
+    return FigureJob(Entry("Figures", title, [Path("figures") / f"{stem}.png"], note), make)
+
+
+def comparison_jobs(specs: dict, datasets: list[str], results, display, workdir: Path) -> list[FigureJob]:
+    """Figs. 4-9: for each dataset where any of a grid's methods ran, input | methods | GT."""
+    jobs = []
+    for key, (number, title, stem) in FIGURE_SPECS.items():
+        where = f"report.figures.{key}"
+        spec = _get(specs, key, dict, "report.figures")
+        methods, sets = _get(spec, "methods", list, where), _get(spec, "sets", list, where)
+        bins, per_bin = _get(spec, "bins", (list, type(None)), where), _get(spec, "per_bin", int, where)
+        for dataset in shown_datasets(datasets, results, methods, set()):
+            ran = [m for m in methods if (dataset, m) in results.evaluated]
+            absent = [display.method(m) for m in methods if m not in ran]
+            examples = figures.select_examples(
+                workdir / "masks", dataset_test_images(workdir, dataset), sets, bins, per_bin
+            )
+            full_title = f"{number}: {title}, {display.dataset(dataset)}"
+            make = partial(
+                figures.comparison_figure, title=full_title, examples=examples,
+                method_dirs=[workdir / "eval" / dataset / m for m in ran],
+                method_labels=[display.method(m) for m in ran],
+            )
+            jobs.append(_figure_job(
+                full_title, f"{stem}_{dataset}", make,
+                reason="" if examples else f"no masks of sets {', '.join(sets)} or no test images of {dataset}",
+                note=f"not run, so not shown: {', '.join(absent)}" if absent else "",
+            ))
+    return jobs
+
+
+def sweep_jobs(spec: dict, datasets: list[str], results, display, workdir: Path) -> list[FigureJob]:
+    """Fig. 10: one test image under masks from 0% to 100% hole, per dataset where the method ran."""
+    method = _get(spec, "method", str, "report.figures.sweep")
+    mask_set = _get(spec, "set", str, "report.figures.sweep")
+    jobs = []
+    for dataset in shown_datasets(datasets, results, [method], set()):
+        examples = figures.sweep_examples(workdir / "masks", dataset_test_images(workdir, dataset), mask_set)
+        title = f"Fig. 10: One image, 0% to 100% hole, {display.method(method)}, {display.dataset(dataset)}"
+        make = partial(
+            figures.sweep_figure, title=title, examples=examples,
+            method_dir=workdir / "eval" / dataset / method, method_label=display.method(method),
+        )
+        reason = "" if examples else f"no masks in {workdir / 'masks' / mask_set} or no test images of {dataset}"
+        jobs.append(_figure_job(title, f"fig10_sweep_{dataset}", make, reason))
+    return jobs
+
+
+def object_removal_job(spec: dict, workdir: Path) -> FigureJob:
+    """Fig. 11: the checkpoint named in ``report.object_removal`` on the listed user images and masks."""
+    where = "report.object_removal"
+    run = _get(spec, "checkpoint", dict, where)
+    parts = [_get(run, key, str, f"{where}.checkpoint") for key in ("dataset", "mask_type", "variant")]
+    checkpoint = workdir.joinpath("runs", *parts, "model.pt")
+    items = [
+        (Path(_get(item, "image", str, f"{where}.items[]")), Path(_get(item, "mask", str, f"{where}.items[]")))
+        for item in _get(spec, "items", list, where)
+    ]
+    absent = [str(p) for item in items for p in item if not p.is_file()]
+    reason = (
+        f"no items listed in params {where}.items" if not items
+        else f"inputs absent: {', '.join(absent)}" if absent
+        else f"checkpoint absent: {checkpoint} (made by the train stage)" if not checkpoint.is_file()
+        else ""
+    )
+    title = "Fig. 11: Object removal with user masks"
+    make = partial(figures.object_removal_figure, title=title, checkpoint=checkpoint, items=items)
+    return _figure_job(title, "fig11_object_removal", make, reason, note=f"checkpoint {checkpoint}")
+
+
+def curve_jobs(spec: dict, datasets: list[str], bins: list[str], results, paper, display) -> list[FigureJob]:
+    """Metric versus hole-ratio bin, per dataset where any of the curves' methods ran."""
+    where = "report.figures.curves"
+    methods = _get(spec, "methods", list, where)
+    mask_types, metrics = _get(spec, "mask_types", list, where), _get(spec, "metrics", list, where)
+    jobs = []
+    for dataset in shown_datasets(datasets, results, methods, set()):
+        title = f"Metrics versus hole ratio, {display.dataset(dataset)}"
+        make = partial(
+            figures.curves_figure, title=title, results=results, paper=paper, dataset=dataset,
+            mask_types=mask_types, metrics=metrics, methods=methods, bins=bins, display=display,
+        )
+        jobs.append(_figure_job(title, f"metrics_vs_hole_{dataset}", make))
+    return jobs
+
+
+def figure_jobs(report: dict, results: tables.Results, paper, display, workdir: Path) -> list[FigureJob]:
+    """Every figure of ``report.figures`` and ``report.object_removal``, in index order."""
+    specs = _get(report, "figures", dict)
+    datasets = _get(report, "datasets", list)
+    return [
+        *comparison_jobs(specs, datasets, results, display, workdir),
+        *sweep_jobs(_get(specs, "sweep", dict, "report.figures"), datasets, results, display, workdir),
+        object_removal_job(_get(report, "object_removal", dict), workdir),
+        *curve_jobs(_get(specs, "curves", dict, "report.figures"), datasets, _get(report, "bins", list), results,
+                    paper, display),
+    ]
+
+
+def dataset_test_images(workdir: Path, dataset: str) -> list[Path]:
+    folder = workdir / "data" / dataset / "test"
+    return io.list_images(folder) if folder.is_dir() else []
+
+
+# --------------------------------------------------------------------------- index
+def git_commit(root: Path = Path(".")) -> str:
+    """HEAD's hash, marked dirty when files outside reports/ differ from it; "unknown" without git."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":(exclude)reports"],
+            cwd=root, capture_output=True, text=True, check=True,
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    commit = head.stdout.strip()
+    return f"{commit} (dirty: uncommitted changes outside reports/)" if status.stdout.strip() else commit
+
+
+def data_lines(workdir: Path, display: tables.Display) -> list[str]:
+    lines = []
+    for folder in sorted(p for p in (workdir / "data").glob("*") if p.is_dir()):
+        counts = [f"{len(io.list_images(folder / s)) if (folder / s).is_dir() else 0} {s}" for s in ("train", "test")]
+        lines.append(f"- {display.dataset(folder.name)} (`{folder.name}`): {', '.join(counts)} images")
+    return lines or ["- none prepared"]
+
+
+def checkpoint_lines(workdir: Path) -> list[str]:
+    paths = sorted((workdir / "runs").glob("*/*/*/model.pt"))
+    if not paths:
+        return ["none"]
+    return ["| checkpoint | sha256 |", "|---|---|"] + [f"| `{p}` | `{io.sha256_file(p)}` |" for p in paths]
+
+
+def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper_dir: Path, commit: str) -> str:
+    lines = [
+        f"# rwgan report: profile `{profile}`",
+        "",
+        f"Written by `python -m pipeline.report --profile {profile}` from `{workdir}/eval/`; "
+        "do not edit by hand. Each table cell reads `ours (paper)`.",
+        "",
+        f"- Code: git commit `{commit}`",
+        f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
+        "- Data (prepared images per split):",
+        *[f"  {line}" for line in data_lines(workdir, display)],
+        "",
+    ]
+    for section in ("Metrics", "Tables", "Figures"):
+        lines += [f"## {section}", ""]
+        for entry in (e for e in entries if e.section == section):
+            if entry.paths:
+                links = ", ".join(f"[{p.suffix.lstrip('.')}]({p.as_posix()})" for p in entry.paths)
+                lines.append(f"- {entry.title}: {links}" + (f" ({entry.note})" if entry.note else ""))
+            else:
+                lines.append(f"- {entry.title}: not made ({entry.note})")
+        lines.append("")
+    lines += ["## Checkpoints", "", *checkpoint_lines(workdir), ""]
+    return "\n".join(lines)
+
+
+def prune(folder: Path, keep: set[Path]) -> None:
+    """Remove files in ``folder`` that this run did not write (stale outputs of an older configuration)."""
+    for path in sorted(folder.glob("*")):
+        if path.is_file() and path not in keep:
+            log.info("removing stale %s", path)
+            path.unlink()
+
+
+# --------------------------------------------------------------------------- stage
+def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Path(".")) -> list[Entry]:
+    """Write the whole report of ``params`` (a resolved profile) from ``workdir`` into ``reports_dir``."""
+    report = _get(params, "report", dict, "")
+    display = display_from(report)
+    paper_dir = Path(_get(report, "paper_dir", str))
+    paper = tables.read_paper(paper_dir)
+    results = tables.read_results(workdir / "eval")
+    log.info("read %d metric values of %d (dataset, method) evaluations", len(results.values), len(results.evaluated))
+
+    entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
+    entries += write_tables(build_tables(report, results, paper, display, params["image_size"]), reports_dir)
+    for job in tqdm(figure_jobs(report, results, paper, display, workdir), desc="figures", unit="figure"):
+        if job.make is not None:
+            job.make(reports_dir / job.entry.paths[0])
+        else:
+            log.info("%s: not made (%s)", job.entry.title, job.entry.note)
+        entries.append(job.entry)
+
+    written = {reports_dir / p for e in entries for p in e.paths}
+    for folder in ("tables", "figures"):
+        prune(reports_dir / folder, written)
+    io.write_text(
+        reports_dir / "README.md", index_text(params["profile"], workdir, display, entries, paper_dir, git_commit(root))
+    )
+    return entries
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = cli_common.stage_parser(__doc__).parse_args(argv)
+    params = config.load(args.profile)
+    cli_common.stage_logger(params["profile"], "report")
+    entries = build_report(params, Path(params["workdir"]), Path("reports") / params["profile"])
+    made = sum(bool(e.paths) for e in entries)
+    log.info("report written: reports/%s/README.md (%d of %d items made)", params["profile"], made, len(entries))
+
+
+if __name__ == "__main__":
+    cli_common.run(main)
