@@ -34,10 +34,14 @@ wildcard_constraints:
     method="|".join(dag.methods(P)),
 
 
+def outputs(paths):
+    return [directory(p) if dag.is_folder(p) else p for p in paths]
+
+
 def cluster(stage):
     """Resources of a stage's jobs for cluster executors (params.yaml `cluster`)."""
     spec = P["cluster"][stage]
-    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime_min"]}
+    resources = {"mem_mb": spec["mem_mb"], "runtime": spec["runtime_min"], "cpus_per_task": spec["threads"]}
     if spec.get("gpus"):
         resources["gpu"] = spec["gpus"]
     return resources
@@ -45,8 +49,7 @@ def cluster(stage):
 
 rule all:
     input:
-        dag.report_dir(PROFILE) + "/metrics.csv",
-        dag.report_dir(PROFILE) + "/README.md",
+        dag.report_outputs(PROFILE),
 
 
 rule download:
@@ -55,7 +58,7 @@ rule download:
     input:
         dag.code_files("download"),
     params:
-        values=lambda wc: P["data"][wc.dataset],
+        values=lambda wc: P["data"]["datasets"][wc.dataset],
         cmd=lambda wc: dag.command(P, "download", dataset=wc.dataset),
     log:
         dag.log_file(PROFILE, "download", "{dataset}"),
@@ -69,12 +72,12 @@ rule download:
 
 rule prepare:
     output:
-        directory(dag.data_dir(PROFILE, "{dataset}")),
+        outputs([dag.data_dir(PROFILE, "{dataset}")]),
     input:
         dag.download_marker("{dataset}"),
         dag.code_files("prepare"),
     params:
-        values=lambda wc: [P["image_size"], P["seed"], P["data"][wc.dataset]],
+        values=lambda wc: [P["image_size"], P["seed"], P["data"]["datasets"][wc.dataset]],
         cmd=lambda wc: dag.command(P, "prepare", dataset=wc.dataset),
     log:
         dag.log_file(PROFILE, "prepare", "{dataset}"),
@@ -88,8 +91,7 @@ rule prepare:
 
 rule masks:
     output:
-        directory(dag.masks_dir(PROFILE)),
-        dag.masks_checksums(PROFILE),
+        outputs([dag.masks_dir(PROFILE), dag.masks_checksums(PROFILE)]),
     input:
         dag.code_files("masks"),
     params:
@@ -107,9 +109,7 @@ rule masks:
 
 rule train:
     output:
-        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/model.pt",
-        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/losses.csv",
-        dag.run_dir(PROFILE, "{dataset}", "{mask_type}", "{variant}") + "/loss_curve.png",
+        dag.train_outputs(PROFILE, "{dataset}", "{mask_type}", "{variant}"),
     input:
         dag.data_dir(PROFILE, "{dataset}"),
         dag.code_files("train"),
@@ -129,10 +129,7 @@ rule train:
 
 rule evaluate:
     output:
-        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/summary.csv",
-        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/per_image.csv",
-        dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/timing.json",
-        directory(dag.eval_dir(PROFILE, "{dataset}", "{method}") + "/composites"),
+        outputs(dag.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
     input:
         dag.data_dir(PROFILE, "{dataset}"),
         dag.masks_dir(PROFILE),
@@ -154,13 +151,11 @@ rule evaluate:
 
 rule report:
     output:
-        directory(dag.report_dir(PROFILE) + "/tables"),
-        directory(dag.report_dir(PROFILE) + "/figures"),
-        dag.report_dir(PROFILE) + "/metrics.csv",
-        dag.report_dir(PROFILE) + "/README.md",
-        dag.report_dir(PROFILE) + "/metrics.json",
+        outputs(dag.report_outputs(PROFILE)),
+        dag.report_metrics(PROFILE),
     input:
-        [d for d in dag.job(P, "report").deps],
+        dag.report_inputs(P, [j for j in dag.jobs_of(P) if j.stage == "evaluate"]),
+        dag.code_files("report"),
     params:
         values=[P["evaluate"], P["report"]],
         cmd=dag.command(P, "report"),

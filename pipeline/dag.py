@@ -43,7 +43,8 @@ CODE = {
     + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/inference.py",
        "rwgan/metrics.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/evaluate.py"],
     "report": _COMMON
-    + ["rwgan/evaluation.py", "rwgan/inference.py", "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py"],
+    + ["rwgan/evaluation.py", "rwgan/inference.py", "rwgan/masks.py", "pipeline/report.py", "pipeline/tables.py",
+       "pipeline/figures.py"],
 }
 
 # Methods that need no trained checkpoint of their own.
@@ -115,6 +116,53 @@ def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
     return [checkpoint(params["profile"], dataset, t, variant) for t in train_mask_types(params)]
 
 
+def train_outputs(profile: str, dataset: str, mask_type: str, variant: str) -> list[str]:
+    run = run_dir(profile, dataset, mask_type, variant)
+    return [f"{run}/model.pt", f"{run}/losses.csv", f"{run}/loss_curve.png"]
+
+
+def evaluate_outputs(profile: str, dataset: str, method: str) -> list[str]:
+    target = eval_dir(profile, dataset, method)
+    return [f"{target}/summary.csv", f"{target}/per_image.csv", f"{target}/timing.json", f"{target}/composites"]
+
+
+def report_outputs(profile: str) -> list[str]:
+    reports = report_dir(profile)
+    return [f"{reports}/tables", f"{reports}/figures", f"{reports}/metrics.csv", f"{reports}/README.md"]
+
+
+def report_metrics(profile: str) -> str:
+    return f"{report_dir(profile)}/metrics.json"
+
+
+def is_folder(path: str) -> bool:
+    """Whether an output is a folder (Snakemake's ``directory()``): prepared data, masks,
+    composites, tables and figures."""
+    parts = path.split("/")
+    return parts[-1] in ("masks", "composites", "tables", "figures") or (len(parts) == 4 and parts[2] == "data")
+
+
+def report_inputs(params: dict, evaluations: list) -> list[str]:
+    """What the report reads: every evaluation's files, the checkpoints, the test images and
+    masks the figures show, the paper's tables and the object-removal inputs (Fig. 11)."""
+    profile = params["profile"]
+    report = params["report"]
+    removal = report.get("object_removal", {})
+    checkpoints = sorted({d for j in evaluations for d in j.deps if d.endswith("/model.pt")})
+    spec = removal.get("checkpoint")
+    if removal.get("items") and spec:
+        checkpoints = sorted({*checkpoints, checkpoint(profile, spec["dataset"], spec["mask_type"], spec["variant"])})
+    paper = Path(report["paper_dir"])
+    return [
+        *[o for j in evaluations for o in j.outs if not o.endswith("composites")],
+        *checkpoints,
+        *[data_dir(profile, d) for d in datasets(params)],
+        masks_dir(profile),
+        *[str(paper / name) for name in ("paper_tables_I_II.csv", "paper_table_III.csv", "paper_table_IV.csv")],
+        *sorted({item["mask"] for item in removal.get("items", [])}),
+    ]
+
+
 # --- the jobs --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Job:
@@ -159,11 +207,16 @@ def command(params: dict, stage: str, **options: str) -> str:
     return shlex.join(words)
 
 
-def _param_keys(raw: dict, profile: str, *sections: str, variant: str | None = None) -> tuple[str, ...]:
+# Sections whose entries belong to one job each: section -> (table key, job wildcard).
+_PER_JOB_TABLES = {"train": ("variants", "variant"), "data": ("datasets", "dataset")}
+
+
+def _param_keys(raw: dict, profile: str, *sections: str, **key: str) -> tuple[str, ...]:
     """Dotted params.yaml keys for dvc: each section in `defaults` and in the profile's overrides.
 
-    With ``variant``, the `train` section is listed key by key and only that variant's entry of
-    `train.variants` is included, so editing one variant re-runs only its jobs.
+    A section holding a per-job table (`train.variants`, `data.datasets`) is listed key by key,
+    with only the job's own entry of the table, so editing one variant (or one dataset's source)
+    re-runs only the jobs that read it.
     """
     keys = []
     for prefix, tree in (("defaults", raw["defaults"]), (f"profiles.{profile}", raw["profiles"][profile] or {})):
@@ -172,10 +225,11 @@ def _param_keys(raw: dict, profile: str, *sections: str, variant: str | None = N
             if section not in tree:
                 continue
             body = tree[section]
-            if section == "train" and variant is not None and isinstance(body, dict):
-                keys += [f"{prefix}.train.{k}" for k in body if k not in ("variants", "run")]
-                if variant in (body.get("variants") or {}):
-                    keys.append(f"{prefix}.train.variants.{variant}")
+            table, wildcard = _PER_JOB_TABLES.get(section, (None, None))
+            if wildcard in key and isinstance(body, dict):
+                keys += [f"{prefix}.{section}.{k}" for k in body if k not in (table, "run")]
+                if key[wildcard] in (body.get(table) or {}):
+                    keys.append(f"{prefix}.{section}.{table}.{key[wildcard]}")
             else:
                 keys.append(f"{prefix}.{section}")
     return tuple(keys)
@@ -214,13 +268,13 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
             stage="download", key={"dataset": dataset},
             cmd=command(params, "download", dataset=dataset),
             deps=tuple(CODE["download"]), outs=(download_marker(dataset),),
-            params=_param_keys(raw, profile, "data"), log=log_file(profile, "download", dataset),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "download", dataset),
         ))
         out.append(Job(
             stage="prepare", key={"dataset": dataset},
             cmd=command(params, "prepare", dataset=dataset),
             deps=(download_marker(dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
-            params=_param_keys(raw, profile, "data"), log=log_file(profile, "prepare", dataset),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "prepare", dataset),
         ))
     out.append(Job(
         stage="masks", key={}, cmd=command(params, "masks"),
@@ -230,38 +284,31 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
     for dataset in datasets(params):
         for mask_type in train_mask_types(params):
             for variant in variants(params):
-                run = run_dir(profile, dataset, mask_type, variant)
                 out.append(Job(
                     stage="train", key={"dataset": dataset, "mask_type": mask_type, "variant": variant},
                     cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant),
                     deps=(data_dir(profile, dataset), *CODE["train"]),
-                    outs=(f"{run}/model.pt", f"{run}/losses.csv", f"{run}/loss_curve.png"),
+                    outs=tuple(train_outputs(profile, dataset, mask_type, variant)),
                     params=_param_keys(raw, profile, "model", "train", variant=variant),
                     log=log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
-                    plots=(f"{run}/losses.csv",),
+                    plots=(train_outputs(profile, dataset, mask_type, variant)[1],),
                 ))
     for dataset in datasets(params):
         for method in methods(params):
-            target = eval_dir(profile, dataset, method)
             out.append(Job(
                 stage="evaluate", key={"dataset": dataset, "method": method},
                 cmd=command(params, "evaluate", dataset=dataset, method=method),
                 deps=(data_dir(profile, dataset), masks_dir(profile),
                       *method_checkpoints(params, dataset, method), *CODE["evaluate"]),
-                outs=(f"{target}/summary.csv", f"{target}/per_image.csv", f"{target}/timing.json",
-                      f"{target}/composites"),
+                outs=tuple(evaluate_outputs(profile, dataset, method)),
                 params=_param_keys(raw, profile, "evaluate"), log=log_file(profile, "evaluate", f"{dataset}-{method}"),
             ))
-    evaluations = [j for j in out if j.stage == "evaluate"]
-    checkpoints = sorted({d for j in evaluations for d in j.deps if d.endswith("/model.pt")})
-    reports = report_dir(profile)
     out.append(Job(
         stage="report", key={}, cmd=command(params, "report"),
-        deps=(*[o for j in evaluations for o in j.outs if not o.endswith("composites")], *checkpoints,
-              *CODE["report"]),
-        outs=(f"{reports}/tables", f"{reports}/figures", f"{reports}/metrics.csv", f"{reports}/README.md"),
+        deps=(*report_inputs(params, [j for j in out if j.stage == "evaluate"]), *CODE["report"]),
+        outs=tuple(report_outputs(profile)),
         params=_param_keys(raw, profile, "evaluate", "report"), log=log_file(profile, "report"),
-        metrics=(f"{reports}/metrics.json",),
+        metrics=(report_metrics(profile),),
     ))
     return out
 
