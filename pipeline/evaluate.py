@@ -1,0 +1,241 @@
+"""Stage: score one method on one dataset's fixed test mask sets (paper Sec. IV, Tables I-IV).
+
+    python -m pipeline.evaluate --profile P --dataset D --method M [--resume | --rescore]
+
+Methods: the trained variants (the ids of ``train.variants``, ``pconv`` included), ``ic1``
+(the first-stage composite I_c1 of the ``full`` checkpoint, Table III) and the classical
+``telea``, ``navier_stokes``, ``biharmonic`` (no checkpoint).
+
+Sets: every method is scored on ``evaluate.sets`` (contiguous, discontiguous: Tables I-III);
+a set of ``evaluate.extra_sets`` (regular for Fig. 9, sweep for Fig. 10) only for the
+methods listed under it.  Within each bin, mask k (by file name) is paired with test
+image k mod n (by file name): :func:`rwgan.evaluation.paired_images`.
+
+Checkpoint: a set of mask type T is inpainted by ``runs/<D>/<T>/<variant>/model.pt`` when
+``train.mask_types`` lists T, otherwise by the ``mixed`` run (regular and sweep masks
+always use it, as the paper's models trained on irregular masks, Sec. IV-D3).
+
+Writes ``work/<P>/eval/<D>/<M>/``:
+
+- ``composites/<set>/<bin>/<mask stem>.png``: the final composites, uint8 PNG;
+- ``per_image.csv``: set, bin, mask, image, L1, L2, PSNR, SSIM, LPIPS (L1, L2 on [0, 1]);
+- ``summary.csv``: dataset, method, mask_type, bin, metric, value, n (long form; metrics
+  L1e-3, L2e-3, PSNR, SSIM, LPIPS, FID, KID; a metric not computed has no row);
+- ``timing.json``: median seconds per image at batch 1 (inference on in-memory arrays,
+  no file I/O), device, hardware, parameter count, images timed (Table IV).
+
+A run starts by deleting the method's previous outputs.  ``--resume`` instead keeps every
+composite newer than its checkpoint, mask and test image (to finish an interrupted run:
+it cannot see code changes, so the DAG tools never pass it).  ``--rescore`` only
+recomputes the two CSVs from the saved composites (no model, no timing).
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+
+from pipeline import config, dag
+from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
+from rwgan import io
+from rwgan.classical import CLASSICAL_METHODS
+from rwgan.errors import RwganError
+from rwgan.evaluation import (
+    METRICS,
+    Inpaint,
+    Pair,
+    classical_inpainter,
+    composite_path,
+    evaluation_pairs,
+    generate_composites,
+    hardware_name,
+    score_composites,
+    summarize,
+    time_inference,
+)
+from rwgan.inference import count_parameters, load_inpainter, resolve_device
+
+CLASSICAL = tuple(key for key, _ in CLASSICAL_METHODS)
+
+
+def known_methods(params: dict) -> list[str]:
+    """Every method id this profile can evaluate: trained variants, ic1, classical methods."""
+    return sorted(params["train"].get("variants") or {}) + [*dag.FIRST_STAGE, *CLASSICAL]
+
+
+def method_sets(params: dict, method: str) -> list[str]:
+    """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
+    sets = list(params["evaluate"]["sets"])
+    extra = params["evaluate"].get("extra_sets") or {}
+    return sets + [name for name, methods in extra.items() if method in (methods or []) and name not in sets]
+
+
+def checkpoint_mask_type(params: dict, set_name: str) -> str:
+    """The training mask type whose run inpaints ``set_name``: the set's own type if trained, else ``mixed``."""
+    trained = dag.train_mask_types(params)
+    for mask_type in (set_name, "mixed"):
+        if mask_type in trained:
+            return mask_type
+    raise RwganError(
+        f"params.yaml: train.mask_types lists neither {set_name!r} nor 'mixed', so no run can inpaint "
+        f"the {set_name!r} masks (got {trained})"
+    )
+
+
+def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> Path:
+    """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)."""
+    variant = dag.FIRST_STAGE.get(method, method)
+    mask_type = checkpoint_mask_type(params, set_name)
+    path = Path(dag.checkpoint(params["profile"], dataset, mask_type, variant))
+    if not path.is_file():
+        make = dag.command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant)
+        raise RwganError(f"{path}: checkpoint not found (expected from `{make}`)")
+    return path
+
+
+def _validate(params: dict, method: str) -> dict:
+    """The ``evaluate`` section, checked; raises naming the key (or ``--method``)."""
+    section = params.get("evaluate") or {}
+    for key in ("sets", "metrics", "batch_size", "device", "timing"):
+        if key not in section:
+            raise RwganError(f"params.yaml: evaluate.{key} is missing")
+    if method not in known_methods(params):
+        raise RwganError(f"--method: unknown method {method!r} (known: {', '.join(known_methods(params))})")
+    unknown = [name for name in section["metrics"] if name not in METRICS]
+    if unknown:
+        raise RwganError(f"params.yaml: evaluate.metrics has unknown {unknown} (expected some of {', '.join(METRICS)})")
+    counts = {
+        "batch_size": (section["batch_size"], 1),
+        "kid_subset_size": (section.get("kid_subset_size"), 2),
+        "timing.warmup": ((section["timing"] or {}).get("warmup"), 0),
+        "timing.repeats": ((section["timing"] or {}).get("repeats"), 1),
+    }
+    for key, (value, least) in counts.items():
+        if key == "kid_subset_size" and value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            raise RwganError(f"params.yaml: evaluate.{key} must be an integer >= {least}, got {value!r}")
+    return section
+
+
+def _inputs(params: dict, dataset: str, sets: list[str]) -> list[Pair]:
+    """Every (set, bin, mask, test image) pair; missing folders name the stage that makes them."""
+    test_dir = Path(dag.data_dir(params["profile"], dataset)) / "test"
+    images = io.list_images(test_dir) if test_dir.is_dir() else []
+    if not images:
+        make = dag.command(params, "prepare", dataset=dataset)
+        raise RwganError(f"{test_dir}: no test images (expected from `{make}`)")
+    masks_root = Path(dag.masks_dir(params["profile"]))
+    for set_name in sets:
+        if not (masks_root / set_name / "manifest.csv").is_file():
+            raise RwganError(
+                f"{masks_root / set_name}: mask set not found (expected from `{dag.command(params, 'masks')}` "
+                f"with {set_name!r} in masks.sets)"
+            )
+    return evaluation_pairs(masks_root, sets, images)
+
+
+def _trained_inpainter(path: Path, device: str, first_stage: bool) -> tuple[Inpaint, int]:
+    """(inpaint function, generator parameter count) of the checkpoint at ``path``; with
+    ``first_stage``, the function returns I_c1 (the full forward runs, so the count and
+    the timing are the whole generator's)."""
+    inpainter = load_inpainter(path, device=device)
+    if first_stage:
+        def inpaint(images, holes):
+            return inpainter.inpaint(images, holes, return_coarse=True).coarse
+    else:
+        inpaint = inpainter.inpaint
+    return inpaint, count_parameters(inpainter.model)
+
+
+def evaluate(params: dict, dataset: str, method: str, resume: bool = False, rescore: bool = False) -> Path:
+    """Run the stage for (``dataset``, ``method``) (see the module docstring); returns the output folder."""
+    section = _validate(params, method)
+    try:
+        device = str(resolve_device(section["device"]))
+    except RwganError as exc:
+        raise RwganError(f"params.yaml: evaluate.{exc}") from None
+    sets = method_sets(params, method)
+    pairs = _inputs(params, dataset, sets)
+    out = Path(dag.eval_dir(params["profile"], dataset, method))
+    composites = out / "composites"
+    log = logging.getLogger(STAGE_LOGGER)
+    log.info("%s on %s: %d pairs in sets %s, device %s", method, dataset, len(pairs), ", ".join(sets), device)
+    if rescore:
+        missing = [path for path in (composite_path(composites, pair) for pair in pairs) if not path.is_file()]
+        if missing:
+            raise RwganError(f"{missing[0]}: composite not found ({len(missing)} missing; run without --rescore)")
+    else:
+        if not resume and out.exists():
+            log.info("removing the previous outputs in %s", out)
+            shutil.rmtree(out)
+        timing = _inpaint_sets(params, dataset, method, pairs, composites, device, resume)
+        io.write_json(out / "timing.json", timing)
+
+    per_image, per_bin = score_composites(
+        pairs, composites, params["image_size"], section["metrics"], section["batch_size"],
+        kid_subset_size=section.get("kid_subset_size"), device=device,
+    )
+    summary = summarize(per_image, per_bin, dataset, method)
+    io.write_text(out / "per_image.csv", per_image.to_csv(index=False))
+    io.write_text(out / "summary.csv", summary.to_csv(index=False))
+    log.info("wrote %s (%d images, %d summary rows)", out, len(per_image), len(summary))
+    return out
+
+
+def _inpaint_sets(
+    params: dict, dataset: str, method: str, pairs: list[Pair], composites: Path, device: str, resume: bool
+) -> dict:
+    """Save the composites of every set, each with its checkpoint; returns the timing.json
+    content, measured on the first set."""
+    section, image_size = params["evaluate"], params["image_size"]
+    log = logging.getLogger(STAGE_LOGGER)
+    timing = None
+    for set_name in dict.fromkeys(pair.set for pair in pairs):
+        in_set = [pair for pair in pairs if pair.set == set_name]
+        if method in CLASSICAL:
+            inpaint, parameters, stamp, method_device = classical_inpainter(method), 0, 0.0, "cpu"
+        else:
+            checkpoint = checkpoint_path(params, dataset, method, set_name)
+            log.info("%s masks: checkpoint %s", set_name, checkpoint)
+            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=method in dag.FIRST_STAGE)
+            stamp, method_device = checkpoint.stat().st_mtime, device
+        made = generate_composites(
+            inpaint, in_set, composites, image_size, section["batch_size"], method,
+            reuse_newer_than=stamp if resume else None,
+        )
+        log.info("%s masks: %d composites generated, %d reused", set_name, made, len(in_set) - made)
+        if timing is None:
+            timing = _timing(inpaint, in_set, image_size, section["timing"], method_device, parameters)
+            log.info("timing: %.4f s per image on %s", timing["seconds_per_image"], timing["hardware"])
+    return timing
+
+
+def _timing(inpaint: Inpaint, pairs: list[Pair], image_size: int, timing: dict, device: str, parameters: int) -> dict:
+    """timing.json (Table IV): median seconds per image at batch 1 over ``timing.repeats`` pairs."""
+    repeats = min(timing["repeats"], len(pairs))
+    seconds = time_inference(inpaint, pairs, image_size, timing["warmup"], repeats, device)
+    return {
+        "seconds_per_image": seconds,
+        "device": device,
+        "hardware": hardware_name(device),
+        "parameters": int(parameters),
+        "n_images_timed": repeats,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = stage_parser(__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", required=True, help="a dataset prepared by the prepare stage")
+    parser.add_argument("--method", required=True, help="a variant id of train.variants, ic1, telea, navier_stokes or biharmonic")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="keep composites newer than their checkpoint, mask and image")
+    mode.add_argument("--rescore", action="store_true", help="only recompute the metrics from the saved composites")
+    args = parser.parse_args(argv)
+    params = config.load(args.profile)
+    stage_logger(params["profile"], "evaluate", f"{args.dataset}-{args.method}")
+    evaluate(params, args.dataset, args.method, resume=args.resume, rescore=args.rescore)
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,321 @@
+"""Scoring an inpainting method on fixed mask sets (paper Sec. IV; Tables I-IV, Figs. 9-10).
+
+Every method is scored on the same mask files and the same test images.
+
+**Pairing rule** (:func:`paired_images`): within each bin of a mask set, the
+masks sorted by file name are numbered k = 0, 1, ...; mask k goes with test image
+``k mod n`` of the n test images sorted by file name.  The paper tests 2,000 CelebA-HQ
+images with 2,000 masks per bin, so every test image meets exactly one mask per bin.
+
+An evaluation runs in four steps, each usable on its own:
+
+1. :func:`generate_composites` runs the method on every (image, mask) pair and saves the
+   final composite ``I_c = I_g * M + I_p * (1 - M)`` as a uint8 PNG under
+   ``composites/<set>/<bin>/<mask stem>.png`` (:func:`composite_path`);
+2. :func:`score_composites` reads those PNGs back and scores them against the ground
+   truth: per image l1, l2, PSNR, SSIM, LPIPS; per bin FID and KID (Inception pool3
+   over the bin's composites against the bin's ground-truth images).  Scores can thus
+   be recomputed from the saved files without the models;
+3. :func:`summarize` turns both into the long-form table the report stage reads
+   (:data:`SUMMARY_COLUMNS`); a metric that was not computed has no row, never a 0;
+4. :func:`time_inference` measures Table IV's test time per image.
+
+Mask convention: masks are read with :func:`rwgan.io.read_mask` (bool, ``True`` = hole;
+all-hole masks are accepted, for the 90-100% bin of Fig. 10's sweep).  A method is any
+callable :data:`Inpaint`.  This module knows nothing of params.yaml.
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from rwgan import io
+from rwgan.classical import inpaint_classical
+from rwgan.errors import RwganError
+from rwgan.masks import mask_bins
+from rwgan.metrics import LPIPS, fid_kid_from_features, inception_features, pixel_metrics
+
+#: A method: uint8 images (N, H, W, 3) and bool holes (N, H, W), True = hole ->
+#: uint8 composites (N, H, W, 3) whose known pixels equal the input's.
+Inpaint = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+#: Metrics :func:`score_composites` can compute: per image, then per bin.
+PER_IMAGE_METRICS = ("L1", "L2", "PSNR", "SSIM", "LPIPS")
+PER_BIN_METRICS = ("FID", "KID")
+METRICS = PER_IMAGE_METRICS + PER_BIN_METRICS
+
+PER_IMAGE_COLUMNS = ("set", "bin", "mask", "image") + PER_IMAGE_METRICS
+PER_BIN_COLUMNS = ("set", "bin", "FID", "KID", "n")
+SUMMARY_COLUMNS = ("dataset", "method", "mask_type", "bin", "metric", "value", "n")
+
+# Summary metric name, per-image column and scale: l1 and l2 are reported x1e-3 (Tables I-III).
+_MEANS = (("L1e-3", "L1", 1e3), ("L2e-3", "L2", 1e3), ("PSNR", "PSNR", 1.0), ("SSIM", "SSIM", 1.0), ("LPIPS", "LPIPS", 1.0))
+KID_SEED = 0  # KID's random subsets are drawn from this seed, so scores are reproducible
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One scored item: a mask of a set's bin and the test image it is paired with."""
+
+    set: str
+    bin: str
+    mask: Path
+    image: Path
+
+
+def paired_images(masks: Sequence[Path], images: Sequence[Path]) -> list[Path]:
+    """The pairing rule: the test image of each mask of one bin, in the order of ``masks``.
+
+    Mask k in file-name order gets image ``k mod n`` of the n ``images`` in file-name order.
+    """
+    if not images:
+        raise RwganError("images: expected at least one test image to pair with the masks, got none")
+    images = sorted((Path(image) for image in images), key=lambda path: path.name)
+    ranks = sorted(range(len(masks)), key=lambda index: Path(masks[index]).name)
+    paired = [Path()] * len(masks)
+    for k, index in enumerate(ranks):
+        paired[index] = images[k % len(images)]
+    return paired
+
+
+def evaluation_pairs(masks_root: str | os.PathLike, sets: Iterable[str], images: Sequence[Path]) -> list[Pair]:
+    """Every (set, bin, mask, image) to score, by the pairing rule: the sets under
+    ``masks_root`` (each a folder with the manifest.csv of :mod:`rwgan.masks`), their bins
+    in manifest order, each bin's masks in file-name order."""
+    pairs = []
+    for set_name in sets:
+        for bin_label, masks in mask_bins(Path(masks_root) / set_name).items():
+            masks = sorted(masks, key=lambda path: path.name)
+            pairs += [Pair(set_name, bin_label, mask, image) for mask, image in zip(masks, paired_images(masks, images))]
+    return pairs
+
+
+def composite_path(composites_dir: str | os.PathLike, pair: Pair) -> Path:
+    """Where the composite of ``pair`` is saved: ``<composites_dir>/<set>/<bin>/<mask stem>.png``."""
+    return Path(composites_dir) / pair.set / pair.bin / f"{pair.mask.stem}.png"
+
+
+def load_pairs(pairs: Sequence[Pair], image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ground-truth images uint8 (N, S, S, 3) and holes bool (N, S, S) of ``pairs``; every
+    file must be ``image_size`` square (else :class:`RwganError` naming it)."""
+    images = np.stack([io.read_image(pair.image, image_size) for pair in pairs])
+    holes = np.stack([io.read_mask(pair.mask, image_size, allow_full=True) for pair in pairs])
+    return images, holes
+
+
+def classical_inpainter(method: str) -> Inpaint:
+    """:func:`rwgan.classical.inpaint_classical` with ``method``, one image at a time, as an :data:`Inpaint`."""
+
+    def inpaint(images: np.ndarray, holes: np.ndarray) -> np.ndarray:
+        return np.stack([inpaint_classical(image, hole, method) for image, hole in zip(images, holes)])
+
+    return inpaint
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    if size < 1:
+        raise RwganError(f"batch_size: expected a positive integer, got {size}")
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _describe(batch: Sequence[Pair]) -> str:
+    more = f" (and {len(batch) - 1} more in its batch)" if len(batch) > 1 else ""
+    return f"{batch[0].mask} on {batch[0].image}{more}"
+
+
+def generate_composites(
+    inpaint: Inpaint,
+    pairs: Sequence[Pair],
+    composites_dir: str | os.PathLike,
+    image_size: int,
+    batch_size: int = 8,
+    method: str = "method",
+    reuse_newer_than: float | None = None,
+    progress: bool = True,
+) -> int:
+    """Run ``inpaint`` on ``pairs`` and save each composite (uint8 PNG, atomically).
+
+    The output must be a composite: uint8 (N, S, S, 3) whose known pixels equal the
+    ground truth exactly; anything else raises :class:`RwganError` naming ``method`` and
+    the mask.  With ``reuse_newer_than`` (a POSIX time, e.g. the checkpoint's mtime), a
+    composite already on disk that is newer than that time, its mask and its image is
+    kept instead of regenerated (to finish an interrupted run).  Returns how many
+    composites were generated.
+    """
+    def is_current(pair: Pair) -> bool:
+        path = composite_path(composites_dir, pair)
+        if reuse_newer_than is None or not path.is_file():
+            return False
+        return path.stat().st_mtime > max(reuse_newer_than, pair.mask.stat().st_mtime, pair.image.stat().st_mtime)
+
+    todo = [pair for pair in pairs if not is_current(pair)]
+    with tqdm(total=len(todo), desc=f"inpaint {method}", unit="image", disable=not progress) as bar:
+        for batch in _chunks(todo, batch_size):
+            images, holes = load_pairs(batch, image_size)
+            try:
+                composites = np.asarray(inpaint(images, holes))
+            except RwganError as exc:
+                raise RwganError(f"{method} on {_describe(batch)}: {exc}") from None
+            if composites.dtype != np.uint8 or composites.shape != images.shape:
+                raise RwganError(
+                    f"{method}: returned {composites.dtype} {composites.shape} for {_describe(batch)} "
+                    f"(expected uint8 {images.shape})"
+                )
+            changed = ((composites != images).any(axis=-1) & ~holes).any(axis=(1, 2))
+            if changed.any():
+                culprit = batch[int(np.argmax(changed))]
+                raise RwganError(
+                    f"{method}: changed known pixels of {culprit.image} under {culprit.mask} "
+                    "(expected a composite: known pixels equal the input)"
+                )
+            for pair, composite in zip(batch, composites):
+                io.save_png(composite_path(composites_dir, pair), composite)
+            bar.update(len(batch))
+    return len(todo)
+
+
+def score_composites(
+    pairs: Sequence[Pair],
+    composites_dir: str | os.PathLike,
+    image_size: int,
+    metrics: Sequence[str] = METRICS,
+    batch_size: int = 16,
+    kid_subset_size: int | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the saved composites of ``pairs`` against their ground-truth images.
+
+    ``metrics`` is a subset of :data:`METRICS`.  Returns ``(per_image, per_bin)``:
+    ``per_image`` has :data:`PER_IMAGE_COLUMNS` (``mask`` and ``image`` are file names;
+    l1 and l2 raw on [0, 1]; see :func:`rwgan.metrics.pixel_metrics`), ``per_bin`` has
+    :data:`PER_BIN_COLUMNS` with FID and the KID mean over the bin's ``n`` images
+    (:func:`rwgan.metrics.fid_kid_from_features`; subsets of ``kid_subset_size``, None:
+    min(1000, n)).  A metric not requested, or not computable (FID of a bin with fewer
+    than 2 images, KID with a subset larger than the bin), is NaN, never 0.  The
+    Inception features of each test image are computed once and reused across bins.
+    """
+    unknown = [name for name in metrics if name not in METRICS]
+    if unknown:
+        raise RwganError(f"metrics: unknown {', '.join(map(repr, unknown))} (expected some of {', '.join(METRICS)})")
+    lpips = LPIPS().to(device) if "LPIPS" in metrics else None
+    extractor = None
+    if any(name in metrics for name in PER_BIN_METRICS):
+        from rwgan.assets import fid_feature_extractor
+
+        extractor = fid_feature_extractor(features=("2048",))
+    truth_features: dict[Path, np.ndarray] = {}
+    rows, bins = [], []
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault((pair.set, pair.bin), []).append(pair)
+    with tqdm(total=len(pairs), desc="score", unit="image", disable=not progress) as bar:
+        for (set_name, bin_label), group in groups.items():
+            composite_features = []
+            for batch in _chunks(group, batch_size):
+                composites = np.stack([io.read_image(composite_path(composites_dir, pair), image_size) for pair in batch])
+                truths = np.stack([io.read_image(pair.image, image_size) for pair in batch])
+                values = pixel_metrics(composites, truths, lpips=lpips, batch_size=batch_size, device=device)
+                for index, pair in enumerate(batch):
+                    row = {"set": set_name, "bin": bin_label, "mask": pair.mask.name, "image": pair.image.name}
+                    for name in PER_IMAGE_METRICS:
+                        row[name] = float(values[name.lower()][index]) if name in metrics else math.nan
+                    rows.append(row)
+                if extractor is not None:
+                    composite_features.append(inception_features(composites, extractor, batch_size, device))
+                    new = [k for k, pair in enumerate(batch) if pair.image not in truth_features]
+                    if new:
+                        features = inception_features(truths[new], extractor, batch_size, device)
+                        truth_features.update((batch[k].image, feature) for k, feature in zip(new, features))
+                bar.update(len(batch))
+            fid = kid = math.nan
+            if extractor is not None and len(group) >= 2:
+                scores = fid_kid_from_features(
+                    np.stack([truth_features[pair.image] for pair in group]),
+                    np.concatenate(composite_features),
+                    kid_subset_size=kid_subset_size,
+                    seed=KID_SEED,
+                )
+                fid = scores["fid"] if "FID" in metrics else math.nan
+                kid = scores["kid_mean"] if "KID" in metrics else math.nan
+            bins.append({"set": set_name, "bin": bin_label, "FID": fid, "KID": kid, "n": len(group)})
+    return pd.DataFrame(rows, columns=list(PER_IMAGE_COLUMNS)), pd.DataFrame(bins, columns=list(PER_BIN_COLUMNS))
+
+
+def summarize(per_image: pd.DataFrame, per_bin: pd.DataFrame, dataset: str, method: str) -> pd.DataFrame:
+    """Long-form bin means (:data:`SUMMARY_COLUMNS`), the report stage's input.
+
+    Per (set = ``mask_type``, bin), in the order of ``per_bin``: ``L1e-3`` and ``L2e-3``
+    (mean l1, l2 x 1e3), ``PSNR``, ``SSIM``, ``LPIPS`` (means over the images that have a
+    value; ``n`` = their number), then ``FID`` and ``KID`` (``n`` = images in the bin).
+    A metric without a finite value has no row.
+    """
+    rows = []
+    for entry in per_bin.itertuples(index=False):
+        in_bin = per_image[(per_image["set"] == entry.set) & (per_image["bin"] == entry.bin)]
+        values = [(name, in_bin[column].dropna(), scale) for name, column, scale in _MEANS]
+        measured = [(name, float(v.mean()) * scale, len(v)) for name, v, scale in values if len(v)]
+        measured += [(name, float(getattr(entry, name)), int(entry.n)) for name in PER_BIN_METRICS]
+        rows += [
+            {"dataset": dataset, "method": method, "mask_type": entry.set, "bin": entry.bin,
+             "metric": name, "value": value, "n": count}
+            for name, value, count in measured
+            if math.isfinite(value)
+        ]
+    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+
+
+def time_inference(
+    inpaint: Inpaint,
+    pairs: Sequence[Pair],
+    image_size: int,
+    warmup: int = 2,
+    repeats: int = 10,
+    device: str | torch.device = "cpu",
+) -> float:
+    """Median seconds per image of ``inpaint`` at batch size 1 (Table IV).
+
+    Times ``repeats`` calls on pairs spread evenly over ``pairs`` (so every bin's hole
+    sizes count), after ``warmup`` untimed calls.  Inputs are loaded beforehand: the
+    time covers the method on in-memory arrays, not file I/O.  On CUDA the device is
+    synchronised around each call.
+    """
+    if warmup < 0 or repeats < 1:
+        raise RwganError(f"timing: expected warmup >= 0 and repeats >= 1, got {warmup} and {repeats}")
+    if not pairs:
+        raise RwganError("pairs: expected at least one pair to time the method on, got none")
+    chosen = [pairs[int(k)] for k in np.linspace(0, len(pairs) - 1, warmup + repeats).round()]
+    images, holes = load_pairs(chosen, image_size)
+    synchronize = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    seconds = []
+    for index in range(warmup + repeats):
+        synchronize()
+        start = time.perf_counter()
+        inpaint(images[index : index + 1], holes[index : index + 1])
+        synchronize()
+        seconds.append(time.perf_counter() - start)
+    return float(np.median(seconds[warmup:]))
+
+
+def hardware_name(device: str | torch.device = "cpu") -> str:
+    """The processor that ran ``device``: the GPU's name, or the CPU model with the torch thread count."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{model} ({torch.get_num_threads()} threads)"

@@ -1,0 +1,649 @@
+"""Training: Algorithm 1 of the paper for the region-wise GAN and its variants, and the
+PC baseline (Liu et al. 2018); resumable, deterministic, GPU-ready.
+
+Conventions: images N x 3 x H x W in [-1, 1]; masks M N x 1 x H x W, 1 = known, 0 = hole.
+
+**Schedule.**  Training runs two phases of fixed step counts (:class:`TrainConfig`).
+
+- Region-wise model (Algorithm 1): phase 1 minimises ``L_r + lambda1 L_c + lambda2 L_s``
+  (eq. 7 with lambda3 = 0; the paper's first 20 epochs); phase 2 alternates a generator
+  step on ``L_r + lambda1 L_c + lambda2 L_s + lambda3 L_adv`` with a discriminator step
+  on eq. 6 (the paper's 9 further epochs).  In each phase-2 step the generator is
+  updated first, with every discriminator frozen (no gradient, eval mode so spectral
+  norm's power iteration does not advance), then the discriminators from the same
+  forward pass's detached composites (Algorithm 1, lines 14-15).  A variant without
+  ``adversarial_phase`` (RED) stops after phase 1; one without discriminators (Fig. 8's
+  "no D") runs phase 2 as more reconstruction-only training.
+- PC baseline: phase 1 is the initial training, phase 2 the fine-tuning with the
+  encoder's batch norms frozen (Liu et al. Sec. 4), each with its own learning rate.
+
+**Losses** (:mod:`rwgan.losses`): L_c on pool2 of the composite of
+``variant.correlation_on``, L_s on pool1-3 of ``variant.style_on`` (I_c1 / I_c2 by
+default).  Each discriminator judges the *composites* of the stages it lists: for the
+region-wise D they equal eq. 6's ``I_p * (1 - M)`` (it sees the hole only); for the
+standard whole-image D the composite keeps the known region real, so only the hole can
+give a fake away.  Its real label is all ones; the region-wise D's is M'.
+A loss whose lambda is 0 is not computed (its column in ``losses.csv`` stays empty).
+
+**Data order.**  Step ``s`` belongs to epoch ``s // steps_per_epoch``; each epoch is a
+permutation drawn from (seed, epoch) and every sample's mask from (seed, epoch, index)
+(:class:`rwgan.data.InpaintingDataset`), so the batches of a step never depend on how
+the run got there: a resumed run sees exactly the batches of an uninterrupted one.
+Under ``torchrun`` each of the ``W`` processes takes its slice of a global batch of
+``W * batch_size`` (the role of ``DistributedSampler``, resumable mid-epoch); DDP
+averages the gradients of the processes' (summed) losses.
+
+**Outputs** of :func:`train` in ``run_dir``: ``last.pt`` (everything needed to resume:
+models, optimisers, step, the lr schedule, RNG states, loss history, the params that
+made it), ``model.pt`` (final: weights + variant + image size + params hash; what
+:func:`rwgan.inference.load_inpainter` reads), ``losses.csv`` (step, phase, one column
+per loss term), ``loss_curve.png`` and ``samples/step_<n>.png`` (input | coarse | output
+| ground truth per row).  All writes are atomic.  If ``last.pt`` holds another params
+hash, training starts over (and says so).
+
+**Devices.**  CPU or CUDA; on CUDA optionally bf16 autocast (losses in float32) and
+channels-last memory.  With ``deterministic``, ``torch.use_deterministic_algorithms``
+(warning, not failing, on the few CUDA kernels that have no deterministic version).
+"""
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import logging
+import math
+import os
+import random
+import time
+from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from rwgan import io
+from rwgan.assets import VGGFeatures
+from rwgan.data import InpaintingDataset, tensor_to_image
+from rwgan.errors import RwganError
+from rwgan.inference import build_generator, resolve_device, save_model
+from rwgan.losses import (
+    correlation_loss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    hole_label_map,
+    pconv_loss,
+    reconstruction_loss,
+    style_loss,
+)
+from rwgan.models import PatchDiscriminator, composite, region_wise_discriminator, standard_discriminator
+from rwgan.variants import Variant
+
+TRAIN_STATE_FORMAT = "rwgan-train-state-v1"
+LAST_CHECKPOINT = "last.pt"
+FINAL_MODEL = "model.pt"
+STYLE_LAYERS = ("pool1", "pool2", "pool3")
+CORRELATION_LAYER = "pool2"
+
+#: ``losses.csv`` columns after ``step`` and ``phase``, per model kind.
+LOSS_COLUMNS = {
+    "region_wise": ("loss_total", "loss_reconstruction", "loss_correlation", "loss_style", "loss_adversarial",
+                    "loss_discriminator"),
+    "pconv": ("loss_total", "loss_valid", "loss_hole", "loss_perceptual", "loss_style", "loss_tv"),
+}
+
+
+@dataclass(frozen=True)
+class PConvWeights:
+    """The PC loss weights (:func:`rwgan.losses.pconv_loss`; Liu et al.: 1, 6, 0.05, 120, 0.1)."""
+
+    valid: float
+    hole: float
+    perceptual: float
+    style: float
+    tv: float
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes a training trajectory (validated by the caller).
+
+    ``phase_steps``: optimiser steps of phase 1 and phase 2 (phase 2 is skipped for a
+    region-wise variant without ``adversarial_phase``); ``learning_rates``: Adam's lr in
+    each phase (discriminators use phase 2's); ``betas``: Adam's for every optimiser;
+    ``batch_size``: per process; ``alpha``: eq. 6's weight of the real term;
+    ``vgg_resize``: side images are resized to before VGG16 for L_c and L_s (224 in the
+    official code; ``None`` = native size; PC always runs VGG at native size, as Liu et
+    al.); ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial weights,
+    data order and masks.
+    """
+
+    variant: Variant
+    image_size: int
+    batch_size: int
+    phase_steps: tuple[int, int]
+    learning_rates: tuple[float, float]
+    betas: tuple[float, float]
+    alpha: float
+    pconv_weights: PConvWeights
+    vgg_resize: int | None
+    seed: int
+    amp: str = "none"
+    channels_last: bool = False
+    deterministic: bool = False
+
+    @property
+    def steps(self) -> tuple[int, int]:
+        """Steps actually run per phase: phase 2 is dropped for RED (``adversarial_phase: false``)."""
+        runs_phase2 = self.variant.model == "pconv" or self.variant.adversarial_phase
+        return self.phase_steps[0], self.phase_steps[1] if runs_phase2 else 0
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["variant"] = self.variant.to_dict()
+        return data
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Bookkeeping that does not change the trajectory: checkpoint and sample cadence
+    (steps; 0 = only at the end / never), samples per grid, loader workers, device
+    (``auto`` = CUDA when available), whether to show a progress bar."""
+
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    sample_count: int = 4
+    num_workers: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (CPU and CUDA)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def configure_determinism(enabled: bool) -> None:
+    """``enabled``: deterministic algorithms (warn-only for kernels without one) and no
+    cuDNN autotuning; otherwise cuDNN may autotune (faster on fixed-size inputs)."""
+    if enabled:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(enabled, warn_only=True)
+    torch.backends.cudnn.deterministic = enabled
+    torch.backends.cudnn.benchmark = not enabled
+
+
+class Trainer:
+    """The networks, their optimisers and one training step of Algorithm 1 (or of PC).
+
+    ``distributed``: wrap the trained networks in ``DistributedDataParallel`` (the
+    process group must be initialised).  Initial weights come from ``config.seed``
+    (generator) and ``config.seed + 1 + k`` (discriminator k).
+    """
+
+    def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", distributed: bool = False):
+        self.config = config
+        self.variant = variant = config.variant
+        self.device = torch.device(device)
+        on_cuda = self.device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if config.amp == "bf16" and on_cuda else None
+        self.memory_format = torch.channels_last if config.channels_last and on_cuda else torch.contiguous_format
+
+        self.generator = build_generator(variant, seed=config.seed)
+        self.discriminators: list[PatchDiscriminator] = []
+        if variant.model == "pconv":
+            vgg_layers, vgg_resize = STYLE_LAYERS, None
+        else:
+            builders = {"region_wise": region_wise_discriminator, "standard": standard_discriminator}
+            self.discriminators = [builders[spec.kind](seed=config.seed + 1 + k)
+                                   for k, spec in enumerate(variant.discriminators)]
+            vgg_layers = ((CORRELATION_LAYER,) if variant.lambda_correlation > 0 else ()) + (
+                STYLE_LAYERS if variant.lambda_style > 0 else ())
+            vgg_resize = config.vgg_resize
+        self.vgg = VGGFeatures(tuple(sorted(set(vgg_layers))), resize=vgg_resize) if vgg_layers else None
+
+        for module in (self.generator, *self.discriminators, self.vgg):
+            if module is not None:
+                module.to(self.device, memory_format=self.memory_format)
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.learning_rates[0],
+                                            betas=config.betas)
+        d_parameters = [p for d in self.discriminators for p in d.parameters()]
+        self.d_optimizer = (torch.optim.Adam(d_parameters, lr=config.learning_rates[1], betas=config.betas)
+                            if d_parameters else None)
+        self.distributed = distributed
+        self._generator = self._wrap(self.generator)
+        self._discriminators = [self._wrap(d) for d in self.discriminators]
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        """``module`` itself, or under DDP its ``DistributedDataParallel`` wrapper (used for
+        the forward passes whose gradients train it)."""
+        if not self.distributed:
+            return module
+        return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
+
+    @property
+    def loss_columns(self) -> tuple[str, ...]:
+        return LOSS_COLUMNS[self.variant.model]
+
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
+
+    def _to_device(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        return (image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format),
+                mask.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format))
+
+    def set_phase(self, phase: int) -> None:
+        """Apply ``phase``'s learning rate (and, for PC's phase 2, freeze the encoder BN)."""
+        for group in self.g_optimizer.param_groups:
+            group["lr"] = self.config.learning_rates[phase - 1]
+        if self.variant.model == "pconv" and phase == 2 and not self.generator.encoder_bn_frozen:
+            self.generator.freeze_encoder_bn()
+            self._generator = self._wrap(self.generator)  # DDP must learn which parameters get gradients
+
+    # --- losses ------------------------------------------------------------------------
+    def generator_losses(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Loss terms of the generator (``total`` included) and the composites, keyed by
+        stage (``coarse`` I_c1, ``refined`` I_c2; PC: ``coarse`` is its raw prediction).
+        Eq. 2-7; lambda3 = 0 in phase 1 (Algorithm 1)."""
+        if self.variant.model == "pconv":
+            with self._autocast():
+                prediction = self._generator(image * mask, mask)
+            prediction = prediction.float()
+            w = self.config.pconv_weights
+            terms = pconv_loss(prediction, image, mask, self.vgg, valid_weight=w.valid, hole_weight=w.hole,
+                               perceptual_weight=w.perceptual, style_weight=w.style, tv_weight=w.tv)
+            return terms, {"coarse": prediction, "refined": composite(image, prediction, mask)}
+
+        variant = self.variant
+        with self._autocast():
+            output = self._generator(image, mask)
+        coarse, refined = output.coarse.float(), output.refined.float()
+        composites = {"coarse": output.coarse_composite.float(), "refined": output.composite.float()}
+        terms = {"reconstruction": reconstruction_loss(coarse, refined, image)}
+        total = terms["reconstruction"]
+        if self.vgg is not None:
+            features, target = self._vgg_features(image, composites)
+            if variant.lambda_correlation > 0:
+                terms["correlation"] = correlation_loss(features[variant.correlation_on][CORRELATION_LAYER],
+                                                        target[CORRELATION_LAYER])
+                total = total + variant.lambda_correlation * terms["correlation"]
+            if variant.lambda_style > 0:
+                terms["style"] = style_loss([features[variant.style_on][name] for name in STYLE_LAYERS],
+                                            [target[name] for name in STYLE_LAYERS])
+                total = total + variant.lambda_style * terms["style"]
+        if phase == 2 and self.discriminators:
+            adversarial = 0
+            for discriminator, spec in zip(self.discriminators, variant.discriminators):  # frozen: no DDP needed
+                scores = self._judge(discriminator, [composites[stage] for stage in spec.judges], mask)
+                label = self._real_label(spec.kind, mask, scores[0])
+                adversarial = adversarial + generator_adversarial_loss(scores, label)
+            terms["adversarial"] = adversarial
+            total = total + variant.lambda_adversarial * adversarial
+        terms["total"] = total
+        return terms, composites
+
+    def _vgg_features(self, image: Tensor, composites: dict[str, Tensor]) -> tuple[dict, dict]:
+        """VGG features of the needed composites (one forward) and of the target (no grad)."""
+        variant = self.variant
+        stages = list(dict.fromkeys(
+            ([variant.correlation_on] if variant.lambda_correlation > 0 else [])
+            + ([variant.style_on] if variant.lambda_style > 0 else [])))
+        with self._autocast():
+            with torch.no_grad():
+                target = {k: v.float() for k, v in self.vgg(image).items()}
+            batched = self.vgg(torch.cat([composites[stage] for stage in stages]))
+        split = {name: value.float().chunk(len(stages)) for name, value in batched.items()}
+        return {stage: {name: parts[k] for name, parts in split.items()} for k, stage in enumerate(stages)}, target
+
+    def _judge(self, discriminator: nn.Module, images: list[Tensor], mask: Tensor) -> list[Tensor]:
+        """Scores of ``images`` (all with ``mask``), from one batched forward pass."""
+        with self._autocast():
+            scores = discriminator(torch.cat(images), mask.repeat(len(images), 1, 1, 1)).float()
+        return list(scores.chunk(len(images)))
+
+    @staticmethod
+    def _real_label(kind: str, mask: Tensor, scores: Tensor) -> Tensor:
+        """M' (eq. 6) for the region-wise D; all ones for the standard whole-image D."""
+        if kind == "region_wise":
+            return hole_label_map(mask, tuple(scores.shape[-2:]))
+        return torch.ones_like(scores[:, :1])
+
+    # --- steps -------------------------------------------------------------------------
+    def generator_step(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, float], dict[str, Tensor]]:
+        """One generator update with every discriminator frozen; returns the loss terms
+        and the detached composites (for :meth:`discriminator_step`)."""
+        image, mask = self._to_device(image, mask)
+        for discriminator in self.discriminators:
+            discriminator.eval().requires_grad_(False)
+        self.generator.train()
+        terms, composites = self.generator_losses(image, mask, phase)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        self.g_optimizer.step()
+        losses = {name: float(value.detach()) for name, value in terms.items()}
+        return losses, {stage: image.detach() for stage, image in composites.items()}
+
+    def discriminator_step(self, image: Tensor, mask: Tensor, composites: dict[str, Tensor]) -> dict[str, float]:
+        """One update of every discriminator on eq. 6 (real: ``image``; fakes: the
+        ``composites`` of the stages each judges, detached)."""
+        image, mask = self._to_device(image, mask)
+        loss = 0
+        for discriminator, wrapped, spec in zip(self.discriminators, self._discriminators, self.variant.discriminators):
+            discriminator.train().requires_grad_(True)
+            real, *fakes = self._judge(wrapped, [image] + [composites[stage].detach() for stage in spec.judges], mask)
+            loss = loss + discriminator_loss(real, fakes, self._real_label(spec.kind, mask, real), self.config.alpha)
+        self.d_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.d_optimizer.step()
+        return {"discriminator": float(loss.detach())}
+
+    def train_step(self, image: Tensor, mask: Tensor, phase: int) -> dict[str, float]:
+        """One step of ``phase``: the generator update, then (phase 2, with
+        discriminators) the discriminators' update.  Returns every loss term."""
+        self.set_phase(phase)
+        terms, composites = self.generator_step(image, mask, phase)
+        if phase == 2 and self.discriminators:
+            terms.update(self.discriminator_step(image, mask, composites))
+        return terms
+
+    @torch.no_grad()
+    def sample_grid(self, image: Tensor, mask: Tensor) -> np.ndarray:
+        """uint8 grid, one row per image: input (holes white) | coarse | output | ground truth.
+
+        Coarse is I_c1 for the region-wise model and the raw prediction for PC."""
+        image, mask = self._to_device(image, mask)
+        self.generator.eval()
+        if self.variant.model == "pconv":
+            coarse = self.generator(image * mask, mask)
+            output = composite(image, coarse, mask)
+        else:
+            result = self.generator(image, mask)
+            coarse, output = result.coarse_composite, result.composite
+        self.generator.train()
+        columns = [composite(image, torch.ones_like(image), mask), coarse, output, image]
+        tiles = [tensor_to_image(column.float()) for column in columns]
+        gap = 2
+        rows = []
+        for k in range(image.shape[0]):
+            row = [np.pad(tile[k], ((0, gap), (0, gap), (0, 0)), constant_values=255) for tile in tiles]
+            rows.append(np.concatenate(row, axis=1))
+        return np.concatenate(rows, axis=0)
+
+    # --- state -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "generator": self.generator.state_dict(),
+            "discriminators": [d.state_dict() for d in self.discriminators],
+            "g_optimizer": self.g_optimizer.state_dict(),
+            "d_optimizer": self.d_optimizer.state_dict() if self.d_optimizer is not None else None,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        for discriminator, saved in zip(self.discriminators, state["discriminators"], strict=True):
+            discriminator.load_state_dict(saved)
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        if self.d_optimizer is not None:
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+
+
+# --- data order --------------------------------------------------------------------------
+def epoch_order(dataset_size: int, seed: int, epoch: int) -> np.ndarray:
+    """The permutation of sample indices of ``epoch``, drawn from (seed, epoch) alone."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
+    return rng.permutation(dataset_size)
+
+
+def epoch_batches(dataset_size: int, seed: int, epoch: int, batch_size: int, rank: int = 0,
+                  world_size: int = 1) -> np.ndarray:
+    """Sample indices of every step of ``epoch`` for process ``rank``, shape (steps per
+    epoch, ``batch_size``): row j is its slice of the epoch's j-th global batch of
+    ``batch_size * world_size`` (an incomplete last global batch is dropped)."""
+    global_batch = batch_size * world_size
+    steps = dataset_size // global_batch
+    order = epoch_order(dataset_size, seed, epoch)[:steps * global_batch]
+    return order.reshape(steps, world_size, batch_size)[:, rank]
+
+
+# --- checkpoints and logs -----------------------------------------------------------------
+def _rng_state() -> dict:
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": random.getstate(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    saved = state["numpy"]
+    np.random.set_state(("MT19937", saved["keys"].numpy().astype(np.uint32), saved["position"],
+                         saved["has_gauss"], saved["cached_gaussian"]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save(path: Path, payload: dict) -> None:
+    with io.atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def write_losses_csv(path: Path, columns: tuple[str, ...], history: list[dict]) -> None:
+    """``step, phase, <columns>`` per row; a term not computed is left empty."""
+    buffer = _stdio.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("step", "phase", *columns))
+    for row in history:
+        writer.writerow((row["step"], row["phase"], *(_csv_number(row.get(c)) for c in columns)))
+    io.write_text(path, buffer.getvalue())
+
+
+def _csv_number(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else repr(value)
+
+
+def plot_losses(path: Path, columns: tuple[str, ...], history: list[dict], phase1_steps: int) -> None:
+    """One panel per loss term against the step; a dashed line where phase 2 starts."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+
+    shown = [c for c in columns if any(not math.isnan(row.get(c, math.nan)) for row in history)] or [columns[0]]
+    fig = Figure(figsize=(7, 1.8 * len(shown)))
+    axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)
+    steps = [row["step"] for row in history]
+    for axis, column in zip(axes[:, 0], shown):
+        values = [row.get(column, math.nan) for row in history]
+        axis.plot(steps, values, linewidth=0.8)
+        if all(v > 0 for v in values if not math.isnan(v)):
+            axis.set_yscale("log")
+        if steps and steps[0] <= phase1_steps < steps[-1]:
+            axis.axvline(phase1_steps + 0.5, color="grey", linestyle="--", linewidth=0.8)
+        axis.set_ylabel(column.removeprefix("loss_"), fontsize=8)
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def read_train_state(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
+    """The content of a ``last.pt`` (see the module docstring); RwganError if unreadable."""
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch raises many exception types for a damaged file
+        raise RwganError(f"{path}: not a readable checkpoint ({exc.__class__.__name__}); delete it to start over") \
+            from None
+    if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT:
+        raise RwganError(f"{path}: not an rwgan training state (expected format {TRAIN_STATE_FORMAT})")
+    return state
+
+
+# --- the loop -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Process:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+@contextmanager
+def _processes(device_request: str) -> Iterator[tuple[_Process, torch.device]]:
+    """This process and its device.  Under ``torchrun`` (``WORLD_SIZE > 1``) it joins the
+    process group (NCCL on CUDA, else Gloo) for the block, on the GPU ``LOCAL_RANK``."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    device = resolve_device(device_request)
+    if world_size <= 1:
+        yield _Process(), device
+        return
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    owns = not dist.is_initialized()
+    if owns:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield _Process(dist.get_rank(), dist.get_world_size()), device
+    finally:
+        if owns:
+            dist.destroy_process_group()
+
+
+def train(
+    config: TrainConfig,
+    dataset: InpaintingDataset,
+    run_dir: str | os.PathLike,
+    *,
+    params_hash: str,
+    params: dict | None = None,
+    options: RunOptions = RunOptions(),
+    log: logging.Logger | None = None,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> Path:
+    """Train ``config`` on ``dataset`` into ``run_dir`` (resuming from its ``last.pt``
+    when that was made with the same ``params_hash``); returns the path of ``model.pt``.
+
+    ``dataset`` yields ``{"image", "mask"}`` of ``config.image_size`` and has
+    ``set_epoch``; ``params`` (JSON-able) is recorded in the checkpoints beside
+    ``params_hash``.  ``on_step(step, losses)`` is called after every completed step,
+    after that step's checkpoint, if any.  Raises :class:`RwganError` when the dataset
+    holds fewer images than one (global) batch or a checkpoint is unreadable.
+    """
+    log = log or logging.getLogger(__name__)
+    run_dir, params = Path(run_dir), params or {}
+    with _processes(options.device) as (process, device):
+        global_batch = config.batch_size * process.world_size
+        if len(dataset) < global_batch:
+            raise RwganError(f"training data: {len(dataset)} images, fewer than one batch of {global_batch}")
+        steps_per_epoch = len(dataset) // global_batch
+        phase1, phase2 = config.steps
+        total = phase1 + phase2
+        configure_determinism(config.deterministic)
+        seed_everything(config.seed)
+        trainer = Trainer(config, device, distributed=process.world_size > 1)
+        columns = trainer.loss_columns
+        sample_batch = _fixed_samples(dataset, min(options.sample_count, len(dataset)))
+        last_path = run_dir / LAST_CHECKPOINT
+
+        step, history = 0, []
+        if last_path.is_file():
+            state = read_train_state(last_path, device)
+            if state["params_hash"] == params_hash:
+                trainer.load_state_dict(state["trainer"])
+                _set_rng_state(state["rng"])
+                step, history = state["step"], state["history"]
+                log.info("resuming %s from step %d of %d", last_path, step, total)
+            else:
+                log.warning("%s was made by other params (hash %s, now %s): starting over",
+                            last_path, state["params_hash"][:12], params_hash[:12])
+                if process.is_main:
+                    for stale in (run_dir / "samples").glob("step_*.png"):
+                        stale.unlink()
+        log.info("training %s (%s) on %s: %d + %d steps, batch %d x %d processes, %d steps per epoch",
+                 config.variant.name, config.variant.model, device, phase1, phase2, config.batch_size,
+                 process.world_size, steps_per_epoch)
+
+        def save_state(at_step: int) -> None:
+            if history:
+                log.info("step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in history[-1].items()
+                                                           if k.startswith("loss_")))
+            if process.is_main:
+                write_losses_csv(run_dir / "losses.csv", columns, history)
+                _save(last_path, {
+                    "format": TRAIN_STATE_FORMAT, "params_hash": params_hash, "params": params,
+                    "config": config.to_dict(), "step": at_step, "phase": 1 if at_step < phase1 else 2,
+                    "schedule": {"phase_steps": [phase1, phase2], "learning_rates": list(config.learning_rates)},
+                    "data": {"seed": config.seed, "dataset_size": len(dataset), "steps_per_epoch": steps_per_epoch,
+                             "batch_size": config.batch_size, "world_size": process.world_size},
+                    "trainer": trainer.state_dict(), "rng": _rng_state(), "history": history,
+                })
+                plot_losses(run_dir / "loss_curve.png", columns, history, phase1)
+            if process.world_size > 1:
+                dist.barrier()
+
+        progress = tqdm(total=total, initial=step, desc=f"train {config.variant.name}", unit="step",
+                        disable=not (options.progress and process.is_main))
+        started, first_step = time.perf_counter(), step
+        for batch in _batches(dataset, config, process, step, total, options.num_workers, device):
+            phase = 1 if step < phase1 else 2
+            losses = trainer.train_step(batch["image"], batch["mask"], phase)
+            step += 1
+            history.append({"step": step, "phase": phase, **{f"loss_{k}": v for k, v in losses.items()}})
+            progress.update()
+            progress.set_postfix(phase=phase, loss=f"{losses['total']:.4g}")
+            if options.checkpoint_every and step % options.checkpoint_every == 0 and step < total:
+                save_state(step)
+            if options.sample_every and step % options.sample_every == 0 and process.is_main:
+                io.save_png(run_dir / "samples" / f"step_{step}.png", trainer.sample_grid(**sample_batch))
+            if on_step is not None:
+                on_step(step, losses)
+        progress.close()
+        if step > first_step:
+            seconds = time.perf_counter() - started
+            log.info("%d steps in %.1f s (%.3f s/step)", step - first_step, seconds, seconds / (step - first_step))
+        save_state(step)
+        model_path = run_dir / FINAL_MODEL
+        if process.is_main:
+            save_model(model_path, trainer.generator, config.variant, config.image_size, params_hash, params, step)
+            log.info("wrote %s", model_path)
+        return model_path
+
+
+def _fixed_samples(dataset: InpaintingDataset, count: int) -> dict[str, Tensor]:
+    """The first ``count`` samples with their epoch-0 masks: the rows of every sample grid."""
+    dataset.set_epoch(0)
+    items = [dataset[k] for k in range(count)]
+    return {"image": torch.stack([item["image"] for item in items]),
+            "mask": torch.stack([item["mask"] for item in items])}
+
+
+def _batches(dataset, config: TrainConfig, process: _Process, start: int, total: int, num_workers: int,
+             device: torch.device):
+    """Batches of steps ``start .. total - 1`` (see "Data order" in the module docstring)."""
+    steps_per_epoch = len(dataset) // (config.batch_size * process.world_size)
+    step = start
+    while step < total:
+        epoch, position = divmod(step, steps_per_epoch)
+        last = min(total, (epoch + 1) * steps_per_epoch)
+        rows = epoch_batches(len(dataset), config.seed, epoch, config.batch_size, process.rank, process.world_size)
+        indices = rows[position:position + last - step].reshape(-1).tolist()
+        dataset.set_epoch(epoch)  # before the loader's workers copy the dataset
+        loader = DataLoader(dataset, batch_size=config.batch_size, sampler=indices, num_workers=num_workers,
+                            pin_memory=device.type == "cuda")
+        for batch in loader:
+            yield batch
+        step = last

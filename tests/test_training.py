@@ -1,0 +1,478 @@
+"""Training (Algorithm 1, variants, PC), checkpoints and resume, and the train stage's params checks.
+
+Small sizes throughout: 32 x 32 images, batch 2, VGG at the native size.
+"""
+import copy
+import csv
+import functools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pipeline import config as pipeline_config
+from pipeline.train import plan_run
+from rwgan import assets, io
+from rwgan.data import InpaintingDataset
+from rwgan.errors import RwganError
+from rwgan.inference import load_inpainter
+from rwgan.losses import correlation_loss, generator_adversarial_loss, hole_label_map
+from rwgan.masks import random_training_mask
+from rwgan.models import PConvUNet
+from rwgan.training import (
+    PConvWeights,
+    RunOptions,
+    TrainConfig,
+    Trainer,
+    epoch_batches,
+    read_train_state,
+    train,
+)
+from rwgan.variants import SWITCHES, Variant, resolve_variant
+
+PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
+SIZE = 32
+needs_vgg = pytest.mark.skipif(not assets.cache_is_complete(assets.cache_dir()),
+                               reason="VGG16 weights not in the cache (rwgan fetch-weights)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tensors this small gain nothing from more threads, and one thread cannot be slowed
+    down by oversubscription when the suite shares the CPU with other work."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return pipeline_config.load("smoke", PARAMS_FILE)
+
+
+def variant(params, name):
+    section = params["train"]
+    return resolve_variant(name, section["variants"], {k: section[k] for k in SWITCHES}, where="params.yaml: train")
+
+
+def make_config(params, name="full", steps=(2, 2), seed=0, **overrides):
+    fields = dict(variant=variant(params, name), image_size=SIZE, batch_size=2, phase_steps=steps,
+                  learning_rates=(1e-4, 1e-4), betas=(0.5, 0.9), alpha=0.01,
+                  pconv_weights=PConvWeights(**params["model"]["pconv_loss"]),
+                  vgg_resize=None, seed=seed)
+    fields.update(overrides)
+    return TrainConfig(**fields)
+
+
+def batch(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    image = torch.rand(2, 3, SIZE, SIZE, generator=g) * 2 - 1
+    mask = torch.ones(2, 1, SIZE, SIZE)
+    mask[:, :, 8:24, 4:20] = 0
+    return image, mask
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before, module):
+    """Names of the state entries (parameters and buffers) that differ from ``before``."""
+    return {k for k, v in module.state_dict().items() if not torch.equal(before[k], v)}
+
+
+# --- variants as data ---------------------------------------------------------------------
+
+# What each shipped variant must change relative to the full model (Table III, Fig. 8), and nothing else.
+EXPECTED_SWITCHES = {
+    "full": {},
+    "standard_conv": {"standard_conv": True},
+    "no_correlation": {"lambda_correlation": 0.0},
+    "same_network_losses": {"correlation_on": "refined"},
+    "no_adversarial": {"adversarial_phase": False},
+    "no_d": {"discriminators": []},
+    "two_region_d": {"discriminators": [{"kind": "region_wise", "judges": ["coarse"]},
+                                        {"kind": "region_wise", "judges": ["refined"]}]},
+    "gpnet_region_d": {"discriminators": [{"kind": "region_wise", "judges": ["refined"]}]},
+    "standard_d": {"discriminators": [{"kind": "standard", "judges": ["coarse", "refined"]}]},
+    "standard_plus_region_d": {"discriminators": [{"kind": "standard", "judges": ["coarse", "refined"]},
+                                                  {"kind": "region_wise", "judges": ["coarse", "refined"]}]},
+    "pconv": {"model": "pconv"},
+}
+
+
+def test_variant_table_lists_the_papers_variants(params):
+    assert sorted(params["train"]["variants"]) == sorted(EXPECTED_SWITCHES)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_SWITCHES))
+def test_each_variant_switches_exactly_what_it_names(params, name):
+    full = variant(params, "full").to_dict()
+    resolved = variant(params, name).to_dict()
+    differences = {k: resolved[k] for k in SWITCHES if resolved[k] != full[k]}
+    assert differences == EXPECTED_SWITCHES[name]
+    assert full["lambda_correlation"] == 1e-5 and full["lambda_style"] == 1e-3 and full["lambda_adversarial"] == 1.0
+
+
+def test_variant_round_trips_through_a_plain_dict(params):
+    original = variant(params, "standard_plus_region_d")
+    assert Variant.from_dict(original.to_dict()) == original
+
+
+@pytest.mark.parametrize("table, base_override, message", [
+    ({"full": {}}, {"lambda_correlation": -1},
+     "params.yaml: train.lambda_correlation must be >= 0, got -1"),
+    ({"full": {"lambda_style": -0.5}}, {}, "params.yaml: train.variants.full.lambda_style must be >= 0, got -0.5"),
+    ({"full": {"style_on": "middle"}}, {}, "params.yaml: train.variants.full.style_on must be one of coarse, refined"),
+    ({"full": {"lambda3": 1}}, {}, "params.yaml: train.variants.full.lambda3: unknown switch"),
+    ({"full": {"discriminators": [{"kind": "patch", "judges": ["coarse"]}]}}, {},
+     "params.yaml: train.variants.full.discriminators[0].kind must be one of region_wise, standard"),
+    ({"full": {"discriminators": [{"kind": "standard", "judges": []}]}}, {},
+     "params.yaml: train.variants.full.discriminators[0].judges must be a non-empty list"),
+    ({"full": {"standard_conv": "yes"}}, {}, "params.yaml: train.variants.full.standard_conv must be true or false"),
+])
+def test_bad_switches_name_their_key(params, table, base_override, message):
+    section = params["train"]
+    base = {**{k: section[k] for k in SWITCHES}, **base_override}
+    with pytest.raises(RwganError, match="^" + message.replace("[", r"\[").replace("]", r"\]")):
+        resolve_variant("full", table, base, where="params.yaml: train")
+
+
+def test_unknown_variant_lists_the_known_ids(params):
+    with pytest.raises(RwganError, match=r"unknown variant 'fancy' \(known: full, gpnet_region_d, no_adversarial"):
+        variant(params, "fancy")
+
+
+# --- the trainer: what each step updates ---------------------------------------------------
+
+@needs_vgg
+@pytest.mark.parametrize("name, discriminators, rw_generator", [
+    ("full", [(True, ("coarse", "refined"))], True),
+    ("standard_conv", [(True, ("coarse", "refined"))], False),
+    ("no_d", [], True),
+    ("two_region_d", [(True, ("coarse",)), (True, ("refined",))], True),
+    ("gpnet_region_d", [(True, ("refined",))], True),
+    ("standard_d", [(False, ("coarse", "refined"))], True),
+    ("standard_plus_region_d", [(False, ("coarse", "refined")), (True, ("coarse", "refined"))], True),
+])
+def test_trainer_builds_the_networks_a_variant_names(params, name, discriminators, rw_generator):
+    trainer = Trainer(make_config(params, name))
+    built = [(d.region_wise, spec.judges) for d, spec in zip(trainer.discriminators, trainer.variant.discriminators)]
+    assert built == discriminators
+    semantic = trainer.generator.semantic
+    assert [semantic.rw13.region_wise, semantic.rw14.region_wise, semantic.rw15.region_wise] == [rw_generator] * 3
+
+
+@needs_vgg
+def test_phase1_step_updates_both_generator_stages_and_no_discriminator(params):
+    trainer = Trainer(make_config(params))
+    generator, discriminator = snapshot(trainer.generator), snapshot(trainer.discriminators[0])
+    losses = trainer.train_step(*batch(), phase=1)
+    assert set(losses) == {"reconstruction", "correlation", "style", "total"}  # lambda3 = 0: no L_adv, no D loss
+    updated = changed(generator, trainer.generator)
+    assert any(k.startswith("semantic.") for k in updated) and any(k.startswith("perceiving.") for k in updated)
+    assert changed(discriminator, trainer.discriminators[0]) == set()
+
+
+@needs_vgg
+def test_phase2_generator_step_freezes_the_discriminator_and_its_step_freezes_the_generator(params):
+    trainer = Trainer(make_config(params))
+    image, mask = batch()
+    generator, discriminator = snapshot(trainer.generator), snapshot(trainer.discriminators[0])
+    losses, composites = trainer.generator_step(image, mask, phase=2)
+    assert "adversarial" in losses
+    assert changed(generator, trainer.generator)
+    assert changed(discriminator, trainer.discriminators[0]) == set()  # weights and spectral-norm vectors
+
+    generator = snapshot(trainer.generator)
+    trainer.discriminator_step(image, mask, composites)
+    assert changed(generator, trainer.generator) == set()
+    updated = changed(discriminator, trainer.discriminators[0])
+    assert any(k.endswith("parametrizations.weight.original") for k in updated)
+
+
+@needs_vgg
+def test_pconv_finetuning_freezes_the_encoder_batch_norms_only(params):
+    trainer = Trainer(make_config(params, "pconv"))
+    assert isinstance(trainer.generator, PConvUNet) and trainer.discriminators == []
+    encoder_norms = {k for k in trainer.generator.state_dict() if k.startswith("encoder.") and ".norm." in k}
+    before = snapshot(trainer.generator)
+    trainer.train_step(*batch(), phase=1)
+    assert encoder_norms & changed(before, trainer.generator)  # initial training updates them
+    assert trainer.g_optimizer.param_groups[0]["lr"] == 1e-4
+
+    before = snapshot(trainer.generator)
+    trainer.train_step(*batch(1), phase=2)
+    updated = changed(before, trainer.generator)
+    assert not encoder_norms & {k for k in updated if not k.endswith("num_batches_tracked")}
+    assert any(k.startswith("decoder.") for k in updated)
+
+
+@needs_vgg
+def test_loss_switches_change_the_generator_objective(params):
+    image, mask = batch()
+    terms = {}
+    for name in ("full", "no_correlation", "same_network_losses"):
+        trainer = Trainer(make_config(params, name))
+        with torch.no_grad():
+            terms[name], composites = trainer.generator_losses(image, mask, phase=1)
+        features = {stage: trainer.vgg(composites[stage])["pool2"] for stage in composites}
+        target = trainer.vgg(image)["pool2"]
+        terms[name]["expected_coarse"] = correlation_loss(features["coarse"], target)
+        terms[name]["expected_refined"] = correlation_loss(features["refined"], target)
+    full, same = terms["full"], terms["same_network_losses"]
+    assert torch.allclose(full["correlation"], full["expected_coarse"], rtol=1e-5)
+    assert torch.allclose(same["correlation"], same["expected_refined"], rtol=1e-5)
+    assert not torch.allclose(full["correlation"], full["expected_refined"], rtol=1e-3)
+    assert torch.allclose(full["total"], full["reconstruction"] + 1e-5 * full["correlation"] + 1e-3 * full["style"])
+    ablated = terms["no_correlation"]
+    assert "correlation" not in ablated
+    assert torch.allclose(ablated["total"], ablated["reconstruction"] + 1e-3 * ablated["style"])
+
+
+@needs_vgg
+@pytest.mark.parametrize("name, region_wise, judges", [
+    ("gpnet_region_d", True, ["refined"]),
+    ("standard_d", False, ["coarse", "refined"]),
+])
+def test_discriminator_variants_judge_the_stages_they_name(params, name, region_wise, judges):
+    trainer = Trainer(make_config(params, name))
+    discriminator = trainer.discriminators[0].eval()  # as in the generator step: no power iteration
+    image, mask = batch()
+    with torch.no_grad():
+        terms, composites = trainer.generator_losses(image, mask, phase=2)
+        scores = [discriminator(composites[stage], mask) for stage in judges]
+    label = hole_label_map(mask, scores[0].shape[-2:]) if region_wise else torch.ones_like(scores[0][:, :1])
+    assert torch.allclose(terms["adversarial"], generator_adversarial_loss(scores, label), rtol=1e-5)
+
+
+def test_schedule_of_the_variants(params):
+    assert make_config(params, "full", steps=(5, 3)).steps == (5, 3)
+    assert make_config(params, "no_adversarial", steps=(5, 3)).steps == (5, 0)  # RED: no adversarial phase
+    assert make_config(params, "no_d", steps=(5, 3)).steps == (5, 3)
+    assert make_config(params, "pconv", steps=(5, 3)).steps == (5, 3)  # PC: fine-tuning
+
+
+@needs_vgg
+def test_same_seed_gives_identical_losses_and_another_seed_does_not(params):
+    def losses(seed):
+        trainer = Trainer(make_config(params, seed=seed))
+        return [trainer.train_step(*batch(step), phase=phase) for step, phase in ((0, 1), (1, 2))]
+
+    first = losses(0)
+    assert losses(0) == first
+    assert losses(1) != first
+
+
+def test_epoch_batches_split_a_seeded_permutation_among_processes():
+    whole = epoch_batches(10, seed=3, epoch=2, batch_size=4)
+    assert whole.shape == (2, 4) and len(set(whole.ravel())) == 8
+    np.testing.assert_array_equal(epoch_batches(10, 3, 2, 4), whole)
+    assert not np.array_equal(epoch_batches(10, 3, 1, 4), whole)
+    ranks = [epoch_batches(10, 3, 2, 2, rank=r, world_size=2) for r in (0, 1)]
+    np.testing.assert_array_equal(np.concatenate(ranks, axis=1), whole)
+
+
+# --- the loop: outputs, kill and resume ------------------------------------------------------
+
+def write_images(folder, count=4, size=SIZE):
+    rng = np.random.default_rng(0)
+    for k in range(count):
+        io.save_png(folder / f"img{k}.png", rng.integers(0, 256, (size, size, 3), dtype=np.uint8))
+    return folder
+
+
+def dataset(folder):
+    return InpaintingDataset(folder, SIZE, functools.partial(random_training_mask, size=SIZE), seed=0)
+
+
+OPTIONS = RunOptions(checkpoint_every=2, sample_every=2, sample_count=2, progress=False)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_after(step):
+    def on_step(done, losses):
+        if done == step:
+            raise Killed
+    return on_step
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(params, tmp_path_factory):
+    """4 steps (2 per phase) of the full model, never stopped; 6 images make epochs of 3 steps, so the
+    checkpoint at step 2 falls mid-epoch."""
+    if not assets.cache_is_complete(assets.cache_dir()):
+        pytest.skip("VGG16 weights not in the cache (rwgan fetch-weights)")
+    root = tmp_path_factory.mktemp("uninterrupted")
+    images = write_images(root / "images", count=6)
+    model = train(make_config(params), dataset(images), root / "run", params_hash="h", params={"note": "test"},
+                  options=OPTIONS)
+    return root, model
+
+
+def read_csv(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_a_run_writes_its_outputs(uninterrupted):
+    root, model = uninterrupted
+    run = root / "run"
+    assert model == run / "model.pt"
+    rows = read_csv(run / "losses.csv")
+    assert [(r["step"], r["phase"]) for r in rows] == [("1", "1"), ("2", "1"), ("3", "2"), ("4", "2")]
+    assert rows[0]["loss_discriminator"] == "" and float(rows[3]["loss_discriminator"]) > 0
+    assert all(math.isfinite(float(r["loss_total"])) for r in rows)
+    assert (run / "loss_curve.png").stat().st_size > 0
+    grid = io.read_image(run / "samples" / "step_4.png")
+    assert grid.shape == (2 * (SIZE + 2), 4 * (SIZE + 2), 3)
+    state = read_train_state(run / "last.pt")
+    assert state["step"] == 4 and state["params"] == {"note": "test"}
+    assert tuple(state["config"]["phase_steps"]) == (2, 2)
+    inpainter = load_inpainter(model)
+    assert inpainter.variant.name == "full" and inpainter.image_size == SIZE
+
+
+@needs_vgg
+@pytest.mark.parametrize("kill_at", [2, 3])  # at a checkpoint, and one step after it
+def test_kill_and_resume_ends_where_an_uninterrupted_run_does(params, uninterrupted, tmp_path, kill_at):
+    reference_root, reference_model = uninterrupted
+    images = write_images(tmp_path / "images", count=6)
+    with pytest.raises(Killed):
+        train(make_config(params), dataset(images), tmp_path / "run", params_hash="h", params={"note": "test"},
+              options=OPTIONS, on_step=kill_after(kill_at))
+    assert read_train_state(tmp_path / "run" / "last.pt")["step"] == 2
+    train(make_config(params), dataset(images), tmp_path / "run", params_hash="h", params={"note": "test"},
+          options=OPTIONS)
+
+    resumed = read_train_state(tmp_path / "run" / "last.pt")
+    reference = read_train_state(reference_root / "run" / "last.pt")
+    for part in ("generator", "discriminators", "g_optimizer", "d_optimizer"):
+        assert_equal_state(resumed["trainer"][part], reference["trainer"][part])
+    assert_equal_state(torch.load(tmp_path / "run" / "model.pt")["state_dict"],
+                       torch.load(reference_model)["state_dict"])
+    assert read_csv(tmp_path / "run" / "losses.csv") == read_csv(reference_root / "run" / "losses.csv")
+
+
+def assert_equal_state(a, b):
+    if isinstance(a, torch.Tensor):
+        assert torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_equal_state(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_equal_state(x, y)
+    else:
+        assert a == b
+
+
+@needs_vgg
+def test_changed_params_start_over(params, tmp_path, caplog):
+    images = write_images(tmp_path / "images")
+    config = make_config(params, "no_adversarial", steps=(2, 2))
+    train(config, dataset(images), tmp_path / "run", params_hash="old", options=OPTIONS)
+    with caplog.at_level("INFO", logger="rwgan.training"):
+        train(config, dataset(images), tmp_path / "run", params_hash="new", options=OPTIONS)
+    assert "starting over" in caplog.text
+    assert read_train_state(tmp_path / "run" / "last.pt")["params_hash"] == "new"
+    assert len(read_csv(tmp_path / "run" / "losses.csv")) == 2  # RED: phase 1 only
+
+
+def test_fewer_images_than_a_batch_is_refused(params, tmp_path):
+    images = write_images(tmp_path / "images", count=1)
+    with pytest.raises(RwganError, match="1 images, fewer than one batch of 2"):
+        train(make_config(params), dataset(images), tmp_path / "run", params_hash="h", options=OPTIONS)
+
+
+# --- the stage: params checked before training ----------------------------------------------
+
+@pytest.fixture
+def stage_params(params, tmp_path, monkeypatch):
+    """The smoke profile at 32 px, run from a scratch folder holding its training images."""
+    monkeypatch.chdir(tmp_path)
+    write_images(tmp_path / "work" / "smoke" / "data" / "embedded" / "train", count=5)
+    resolved = copy.deepcopy(params)
+    resolved["image_size"] = SIZE
+    return resolved
+
+
+def test_plan_of_the_smoke_profile(stage_params):
+    plan = plan_run(stage_params, "embedded", "mixed", "full")
+    assert plan.config.phase_steps == (2, 2)  # capped by max_steps_phase1/2 (2 steps per epoch of 5 images)
+    assert plan.config.learning_rates == (1e-4, 1e-4) and plan.config.betas == (0.5, 0.9)
+    assert plan.run_dir == Path("work/smoke/runs/embedded/mixed/full")
+    assert plan.params["variant"] == {} and plan.params["mask_type"] == "mixed"
+    pconv = plan_run(stage_params, "embedded", "mixed", "pconv").config
+    assert pconv.learning_rates == (2e-4, 5e-5) and pconv.betas == (0.9, 0.999)
+    assert plan_run(stage_params, "embedded", "mixed", "full").params_hash == plan.params_hash
+    stage_params["train"]["alpha"] = 0.001
+    assert plan_run(stage_params, "embedded", "mixed", "full").params_hash != plan.params_hash
+
+
+def test_plan_steps_come_from_epochs_without_caps(stage_params):
+    stage_params["train"].update(max_steps_phase1=None, max_steps_phase2=None, epochs_phase1=3, epochs_phase2=1)
+    assert plan_run(stage_params, "embedded", "mixed", "full").config.phase_steps == (6, 2)
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda p: p["train"].update(lambda_correlation=-1), "params.yaml: train.lambda_correlation must be >= 0, got -1"),
+    (lambda p: p["train"]["variants"]["full"].update(lambda_style=-2),
+     "params.yaml: train.variants.full.lambda_style must be >= 0, got -2"),
+    (lambda p: p.update(image_size=30), "params.yaml: image_size must be a multiple of 4"),
+    (lambda p: p.update(image_size=8), "params.yaml: image_size must be an integer >= 16, got 8"),
+    (lambda p: p["train"].update(batch_size=6), r"params.yaml: train.batch_size \(6 x 1 processes\) must not exceed"),
+    (lambda p: p["train"].update(batch_size=0), "params.yaml: train.batch_size must be an integer >= 1, got 0"),
+    (lambda p: p["train"].update(lr=0), "params.yaml: train.lr must be > 0, got 0"),
+    (lambda p: p["train"].update(betas=[0.5]), r"params.yaml: train.betas must be two numbers in \[0, 1\)"),
+    (lambda p: p["train"].update(amp="fp8"), "params.yaml: train.amp must be one of bf16, none, got 'fp8'"),
+    (lambda p: p["train"].pop("alpha"), "params.yaml: train.alpha is missing"),
+    (lambda p: p["train"]["pconv"].update(epochs=-1), "params.yaml: train.pconv.epochs must be an integer >= 0"),
+    (lambda p: p["model"].update(vgg_resize=3), "params.yaml: model.vgg_resize must be an integer >= 16 or null"),
+    (lambda p: p["model"]["pconv_loss"].update(hole=-6), "params.yaml: model.pconv_loss.hole must be >= 0"),
+    (lambda p: p["train"].update(mask_max_ratio=1.5), r"params.yaml: train.mask_max_ratio must be > 0 and <= 1.0"),
+    (lambda p: p["train"].update(mask_types=["irregular"]),
+     "params.yaml: train.mask_types must be a non-empty list among mixed, contiguous, discontiguous"),
+])
+def test_bad_params_stop_before_training_naming_the_key(stage_params, edit, message):
+    edit(stage_params)
+    with pytest.raises(RwganError, match="^" + message):
+        plan_run(stage_params, "embedded", "mixed", "full")
+
+
+def test_pconv_needs_two_images_per_batch(stage_params):
+    stage_params["train"]["batch_size"] = 1
+    plan_run(stage_params, "embedded", "mixed", "full")
+    with pytest.raises(RwganError, match="params.yaml: train.batch_size must be an integer >= 2, got 1"):
+        plan_run(stage_params, "embedded", "mixed", "pconv")
+
+
+def test_unknown_variant_and_missing_dataset_are_named(stage_params):
+    with pytest.raises(RwganError, match="params.yaml: train.variants: unknown variant 'best'"):
+        plan_run(stage_params, "embedded", "mixed", "best")
+    with pytest.raises(RwganError, match=r"work/smoke/data/celebahq/train: no training images \(expected from "
+                                         r"`python -m pipeline.prepare --profile smoke --dataset celebahq`\)"):
+        plan_run(stage_params, "celebahq", "mixed", "full")
+    with pytest.raises(RwganError, match="--mask-type: expected one of mixed, contiguous, discontiguous"):
+        plan_run(stage_params, "embedded", "random", "full")
+
+
+def test_every_shipped_profile_and_variant_plans_cleanly(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for profile in yaml.safe_load(PARAMS_FILE.read_text())["profiles"]:
+        params = pipeline_config.load(profile, PARAMS_FILE)
+        dataset_name = params["datasets"][0]
+        write_images(Path(f"work/{profile}/data/{dataset_name}/train"), count=params["train"]["batch_size"],
+                     size=params["image_size"])
+        for name in params["train"]["variants"]:
+            plan = plan_run(params, dataset_name, "mixed", name)
+            assert plan.config.variant.name == name and plan.config.image_size == params["image_size"]
