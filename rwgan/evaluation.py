@@ -43,7 +43,7 @@ from rwgan import io
 from rwgan.classical import inpaint_classical
 from rwgan.errors import RwganError
 from rwgan.masks import mask_bins
-from rwgan.metrics import LPIPS, fid_kid_from_features, inception_features, pixel_metrics
+from rwgan.metrics import KID_SUBSETS, LPIPS, fid_kid_from_features, inception_features, pixel_metrics
 
 #: A method: uint8 images (N, H, W, 3) and bool holes (N, H, W), True = hole ->
 #: uint8 composites (N, H, W, 3) whose known pixels equal the input's.
@@ -245,6 +245,7 @@ def score_composites(
                     np.stack([truth_features[pair.image] for pair in group]),
                     np.concatenate(composite_features),
                     kid_subset_size=kid_subset_size,
+                    kid_subsets=KID_SUBSETS if "KID" in metrics else 0,
                     seed=KID_SEED,
                 )
                 fid = scores["fid"] if "FID" in metrics else math.nan

@@ -1,0 +1,117 @@
+"""Speed of the evaluation metrics (rwgan.metrics) at 256x256 on this machine.
+
+``run(n_images)`` times, on ``n_images`` seeded random image pairs:
+
+- l1/l2/PSNR/SSIM with :func:`rwgan.metrics.pixel_metrics` (batched torch, with torch's
+  threads and with one), and the same four metrics with scikit-image one image at a
+  time (the speed-ups are the ratios);
+- the same with LPIPS (VGG) added;
+- FID: Inception feature extraction, extrapolated to seconds per 1,000 images, and the
+  statistics of one pair of 2,000-image sets (a CelebA-HQ bin): FID, and KID over 100
+  subsets of 1,000 (each as :func:`rwgan.metrics.fid_kid_from_features` computes it).
+
+LPIPS and the Inception features need the pretrained weights (``rwgan fetch-weights``);
+without them their entries are replaced by a ``*_skipped`` reason.  The content of the
+images does not change the cost of any of these metrics, so random images stand in for
+composites.  Other work on the machine slows every number, torch's multi-threaded
+kernels most (the suite records the load average).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+from torch_fidelity.metric_kid import kid_features_to_metric
+
+from rwgan.assets import fid_feature_extractor
+from rwgan.errors import RwganError
+from rwgan.metrics import (
+    KID_SUBSET_SIZE,
+    KID_SUBSETS,
+    LPIPS,
+    fid_kid_from_features,
+    inception_features,
+    pixel_metrics,
+)
+
+IMAGE_SIZE = 256
+
+
+def _image_pairs(n_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, 256, (n_images, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    noise = rng.integers(-20, 21, target.shape)
+    return np.clip(target + noise, 0, 255).astype(np.uint8), target
+
+
+def _skimage_loop(pred: np.ndarray, target: np.ndarray) -> None:
+    for p, t in zip(pred, target):
+        np.abs(p.astype(np.float64) - t).mean()
+        mean_squared_error(t, p)
+        peak_signal_noise_ratio(t, p, data_range=255)
+        structural_similarity(
+            p, t, channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
+        )
+
+
+def _seconds(function, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    function(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def run(n_images: int) -> dict:
+    """Throughput of the metrics on ``n_images`` 256x256 pairs, CPU; a flat dict of numbers."""
+    if n_images < 2:
+        raise RwganError(f"n_images: expected at least 2 images (FID needs 2), got {n_images}")
+    pred, target = _image_pairs(n_images)
+    pixel_metrics(pred[:2], target[:2])  # warm-up: first-call allocations
+    batched = _seconds(pixel_metrics, pred, target)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # scikit-image runs on one core: compare like with like too
+    try:
+        batched_one_thread = _seconds(pixel_metrics, pred, target)
+    finally:
+        torch.set_num_threads(threads)
+    loop = _seconds(_skimage_loop, pred, target)
+    results = {
+        "n_images": n_images,
+        "image_size": IMAGE_SIZE,
+        "torch_threads": threads,
+        "pixel_metrics_images_per_s": n_images / batched,
+        "pixel_metrics_one_thread_images_per_s": n_images / batched_one_thread,
+        "skimage_loop_images_per_s": n_images / loop,
+        "batched_speedup_over_skimage": loop / batched,
+        "batched_one_thread_speedup_over_skimage": loop / batched_one_thread,
+    }
+    try:
+        lpips = LPIPS()
+    except RwganError as exc:
+        results["lpips_skipped"] = str(exc)
+    else:
+        with_lpips = _seconds(pixel_metrics, pred, target, lpips=lpips)
+        results["pixel_metrics_with_lpips_images_per_s"] = n_images / with_lpips
+    try:
+        extractor = fid_feature_extractor()
+    except RwganError as exc:
+        results["fid_skipped"] = str(exc)
+    else:
+        extraction = _seconds(inception_features, pred, extractor)
+        results["fid_features_s_per_1000_images"] = extraction / n_images * 1000
+    # The statistics' cost is set by the 2048-d covariance (FID) and by the 100 subsets of
+    # 1,000 samples (KID), not by the image content: time them on random features.
+    rng = np.random.default_rng(1)
+    real, fake = rng.normal(size=(2, 2000, 2048))
+    results["fid_statistics_s"] = _seconds(fid_kid_from_features, real, fake, kid_subsets=0)
+    results["kid_statistics_s"] = _seconds(
+        kid_features_to_metric,
+        torch.from_numpy(real),
+        torch.from_numpy(fake),
+        kid_subsets=KID_SUBSETS,
+        kid_subset_size=KID_SUBSET_SIZE,
+        rng_seed=0,
+        verbose=False,
+    )
+    return results
