@@ -5,8 +5,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PROFILE ?= demo
+export OMP_WAIT_POLICY ?= PASSIVE  # see pipeline/__init__.py
 
-.PHONY: setup test demo smoke paper-dry-run ci-smoke baseline clean-smoke
+.PHONY: setup test demo smoke ci-smoke baseline benchmark
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +38,13 @@ ci-smoke: smoke
 ## baseline: refresh the committed smoke-metrics baseline on purpose
 baseline: smoke
 	$(BIN)/python -m pipeline.regression --profile smoke --update
+
+## time-smoke / time-demo: re-run every job of a profile and record its wall time in
+## reports/<profile>/runtime.json (read by `python -m benchmarks`)
+time-%: setup
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m benchmarks.timed_run --profile $* -- \
+		snakemake --cores all --forceall --config profile=$*
+
+## benchmark: speed of inference, training, metrics and masks (reports/benchmarks/)
+benchmark: setup
+	$(BIN)/python -m benchmarks

@@ -9,6 +9,12 @@ needs ``pad < feature size``; at small inputs that fails for wide dilations (the
 dilation-16 layer at 1/4 resolution of a 64 px input has a 16 px feature map), so
 wherever ``pad >= min(H, W)`` of the actual feature map that convolution zero-pads
 instead.  At 256 px input every layer reflects, as in the code.
+
+Upsampling convolutions (nearest x2, then a 3x3 conv: the code's ``deconv``) are computed
+at the input's resolution (:meth:`GeneratorConv.forward` with ``upsample=True``): each of
+the four output phases of the upsampled map sees only a 2 x 2 window of the input, so the
+3x3 kernel folds into four 2x2 kernels and the layer costs 4/9 of the multiply-adds, with
+the same result up to float rounding.
 """
 from __future__ import annotations
 
@@ -74,11 +80,29 @@ def seeded_init(seed: int) -> Iterator[None]:
         yield
 
 
+#: Row (and column) taps of a 3x3 kernel after nearest x2 upsampling: output row 2a + p
+#: sees input rows a - 1 + p and a + p, so phase 0 takes (w0, w1 + w2), phase 1 (w0 + w1, w2).
+_SUBPIXEL_FOLD = torch.tensor([[[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]],
+                               [[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]]])
+
+
+def subpixel_kernels(weight: Tensor) -> Tensor:
+    """Fold the 3x3 kernels of a conv that follows nearest x2 upsampling into the 2x2
+    kernels of its four output phases: (O, C, 3, 3) -> (4 O, C, 2, 2), ordered by phase
+    (row, column) = (0, 0), (0, 1), (1, 0), (1, 1), then output channel."""
+    fold = _SUBPIXEL_FOLD.to(weight)
+    kernels = torch.einsum("pik,ockl,qjl->pqocij", fold, weight, fold)
+    return kernels.reshape(4 * weight.shape[0], weight.shape[1], 2, 2)
+
+
 class GeneratorConv(nn.Module):
     """Generator convolution: 'same' padding (reflect; zero where the pad would reach
     the feature size, see the module docstring), ``k x k`` conv, ELU.
 
     (N, in_channels, H, W) -> (N, out_channels, ceil(H / stride), ceil(W / stride)).
+    ``upsample=True`` (3x3, stride 1, dilation 1 only) returns
+    ``self(F.interpolate(x, scale_factor=2, mode="nearest"))``, (N, out_channels, 2H, 2W),
+    computed at the input's resolution (module docstring).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1, dilation: int = 1):
@@ -86,10 +110,38 @@ class GeneratorConv(nn.Module):
         self.pad = dilation * (kernel_size - 1) // 2
         self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, dilation=dilation)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, upsample: bool = False) -> Tensor:
+        if upsample:
+            return F.elu(self._upsampled_conv(x), inplace=True)
         mode = "reflect" if self.pad < min(x.shape[-2:]) else "constant"
         x = F.pad(x, (self.pad,) * 4, mode=mode)
-        return F.elu(self.conv(x))
+        return F.elu(self.conv(x), inplace=True)
+
+    def _upsampled_conv(self, x: Tensor) -> Tensor:
+        """The 3x3 conv (before ELU) of the nearest x2 upsampled ``x``, as four 2x2 convs.
+
+        The upsampled map is at least 2 px wide, so it is always reflect-padded, and
+        reflecting it by one pixel equals replicating ``x`` by one pixel.  One conv with
+        the four phases' kernels over the replicated ``x`` gives (N, 4 O, H + 1, W + 1);
+        phase (p, q) is its window starting at (p, q), written to rows p::2, columns q::2.
+        """
+        if self.conv.kernel_size != (3, 3) or self.conv.stride != (1, 1) or self.conv.dilation != (1, 1):
+            raise RwganError(f"upsample: expected a 3x3 conv with stride 1 and dilation 1, got {self.conv}")
+        n, _, height, width = x.shape
+        out_channels = self.conv.out_channels
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        padded = F.pad(x, (1, 1, 1, 1), mode="replicate").contiguous(memory_format=layout)
+        kernels = subpixel_kernels(self.conv.weight).contiguous(memory_format=layout)
+        phases = F.conv2d(padded, kernels, self.conv.bias.repeat(4)).view(n, 2, 2, out_channels, height + 1, width + 1)
+        if channels_last:  # the output keeps the caller's memory format
+            out = phases.new_empty(n, height, 2, width, 2, out_channels).permute(0, 5, 1, 2, 3, 4)
+        else:
+            out = phases.new_empty(n, out_channels, height, 2, width, 2)
+        for p in range(2):
+            for q in range(2):
+                out[:, :, :, p, :, q] = phases[:, p, q, :, p:p + height, q:q + width]
+        return out.view(n, out_channels, 2 * height, 2 * width)
 
 
 class GeneratorUpConv(nn.Module):
@@ -103,7 +155,7 @@ class GeneratorUpConv(nn.Module):
         self.conv = GeneratorConv(in_channels, out_channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
+        return self.conv(x, upsample=True)
 
 
 class RegionWiseConv2d(nn.Module):
@@ -141,6 +193,4 @@ class RegionWiseConv2d(nn.Module):
             fused = torch.cat([torch.cat([decoder, skip], dim=1) * m, decoder * (1 - m)], dim=1)
         else:
             fused = torch.cat([decoder, skip, decoder], dim=1)
-        if self.upsample:
-            fused = F.interpolate(fused, scale_factor=2, mode="nearest")
-        return self.conv(fused)
+        return self.conv(fused, upsample=self.upsample)
