@@ -54,7 +54,7 @@ rule all:
 
 rule download:
     output:
-        dag.download_marker("{dataset}"),
+        dag.download_marker(PROFILE, "{dataset}"),
     input:
         dag.code_files("download"),
     params:
@@ -74,7 +74,7 @@ rule prepare:
     output:
         outputs([dag.data_dir(PROFILE, "{dataset}")]),
     input:
-        dag.download_marker("{dataset}"),
+        dag.download_marker(PROFILE, "{dataset}"),
         dag.code_files("prepare"),
     params:
         values=lambda wc: [P["image_size"], P["seed"], P["data"]["datasets"][wc.dataset]],

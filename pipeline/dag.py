@@ -53,8 +53,9 @@ FIRST_STAGE = {"ic1": "full"}  # evaluated from another variant's checkpoint
 
 
 # --- paths ----------------------------------------------------------------------------
-def download_marker(dataset: str) -> str:
-    return f"downloads/{dataset}/COMPLETE"
+def download_marker(profile: str, dataset: str) -> str:
+    """Per profile (each dvc.yaml owns its outputs); the archives are shared in downloads/."""
+    return f"work/{profile}/downloads/{dataset}.complete"
 
 
 def data_dir(profile: str, dataset: str) -> str:
@@ -267,13 +268,13 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
         out.append(Job(
             stage="download", key={"dataset": dataset},
             cmd=command(params, "download", dataset=dataset),
-            deps=tuple(CODE["download"]), outs=(download_marker(dataset),),
+            deps=tuple(CODE["download"]), outs=(download_marker(profile, dataset),),
             params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "download", dataset),
         ))
         out.append(Job(
             stage="prepare", key={"dataset": dataset},
             cmd=command(params, "prepare", dataset=dataset),
-            deps=(download_marker(dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
+            deps=(download_marker(profile, dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
             params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "prepare", dataset),
         ))
     out.append(Job(

@@ -14,7 +14,7 @@ By ``data.datasets.<D>.source``:
   obtain the data;
 - ``embedded``: check that the bundled photos are installed.
 
-Writes ``downloads/<D>/COMPLETE`` ("sha256  file" lines of what was fetched or
+Writes ``work/<profile>/downloads/<D>.complete`` ("sha256  file" lines of what was fetched or
 checked) when everything is in place.  ``http(s)://`` and ``file://`` URLs work.
 """
 from __future__ import annotations
@@ -184,7 +184,9 @@ def check_local(dataset: str, spec: dict) -> tuple[Path, str | None]:
 
 
 def download(params: dict, dataset: str, log) -> Path:
-    """Fetch or check everything ``dataset`` needs; write and return ``downloads/<dataset>/COMPLETE``."""
+    """Fetch or check everything ``dataset`` needs; write and return the profile's marker
+    ``work/<profile>/downloads/<dataset>.complete`` (the archives themselves stay in the
+    shared ``downloads/`` cache: one copy for every profile)."""
     spec = dataset_params(params, dataset)
     lines = []
     if spec["source"] == "embedded":
@@ -199,7 +201,7 @@ def download(params: dict, dataset: str, log) -> Path:
         dest = local_copy(dataset, url)
         log.info("%s -> %s (%s)", url, dest, key)
         lines.append(f"{fetch(url, dest, sha256, log)}  {dest}")
-    marker = DOWNLOADS / dataset / "COMPLETE"
+    marker = Path(params["workdir"]) / "downloads" / f"{dataset}.complete"
     io.write_text(marker, "".join(line + "\n" for line in lines))
     log.info("%s: %d source file(s) in place", dataset, len(lines))
     return marker
