@@ -109,6 +109,18 @@ def write_csv(path: str | Path, columns: Iterable[str], rows: Iterable[dict]) ->
     io.write_text(path, buffer.getvalue())
 
 
+def dataset_stage_main(description: str | None, stage: str, function: Callable, argv: list[str] | None) -> None:
+    """The ``main`` of a per-dataset stage: ``--profile P --dataset D``, then
+    ``function(params, dataset, logger)`` with the stage's log ``logs/<P>/<stage>-<D>.log``."""
+    from pipeline import config
+
+    parser = stage_parser(description)
+    parser.add_argument("--dataset", required=True, help="a name under params.yaml data.datasets")
+    args = parser.parse_args(argv)
+    params = config.load(args.profile)
+    function(params, args.dataset, stage_logger(params["profile"], stage, args.dataset))
+
+
 def run(main: Callable[[], object]) -> None:
     """Call ``main()`` and exit: 0 on success, 2 with ``error: <message>`` on :class:`RwganError`.
 

@@ -28,8 +28,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from pipeline import config
-from pipeline.cli_common import run, stage_logger, stage_parser
+from pipeline.cli_common import dataset_stage_main, run
 from rwgan import data, io
 from rwgan.errors import RwganError
 
@@ -208,11 +207,7 @@ def download(params: dict, dataset: str, log) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--dataset", required=True, help="a name under params.yaml data.datasets")
-    args = parser.parse_args(argv)
-    params = config.load(args.profile)
-    download(params, args.dataset, stage_logger(params["profile"], "download", args.dataset))
+    dataset_stage_main(__doc__, "download", download, argv)
 
 
 if __name__ == "__main__":

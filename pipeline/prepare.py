@@ -38,8 +38,7 @@ from typing import Iterator, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from pipeline import config
-from pipeline.cli_common import replacing_folder, run, stage_logger, stage_parser, worker_map, write_csv
+from pipeline.cli_common import dataset_stage_main, replacing_folder, run, worker_map, write_csv
 from pipeline.download import check_local, dataset_params, local_copy
 from rwgan import data, io
 from rwgan.errors import RwganError
@@ -369,11 +368,7 @@ def prepare(params: dict, dataset: str, log) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = stage_parser(__doc__)
-    parser.add_argument("--dataset", required=True, help="a name under params.yaml data.datasets")
-    args = parser.parse_args(argv)
-    params = config.load(args.profile)
-    prepare(params, args.dataset, stage_logger(params["profile"], "prepare", args.dataset))
+    dataset_stage_main(__doc__, "prepare", prepare, argv)
 
 
 if __name__ == "__main__":
