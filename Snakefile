@@ -30,7 +30,8 @@ wildcard_constraints:
     profile=PROFILE,
     dataset="|".join(dag.datasets(P)),
     mask_type="|".join(dag.train_mask_types(P)),
-    variant="|".join(dag.variants(P)),
+    variant="|".join(P["train"]["variants"]),
+    group="|".join(P["train"]["variants"]),
     method="|".join(dag.methods(P)),
 
 
@@ -107,15 +108,38 @@ rule masks:
         "{params.cmd}"
 
 
+rule pretrain:
+    output:
+        dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}"),
+    input:
+        dag.data_dir(PROFILE, "{dataset}"),
+        dag.code_files("pretrain"),
+    params:
+        values=lambda wc: dag.train_values(P, wc.group),
+        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.group,
+                                   phase="1"),
+    log:
+        dag.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
+    conda:
+        "environment.yaml"
+    threads: P["cluster"]["train"]["threads"]
+    resources:
+        **cluster("train"),
+    shell:
+        "{params.cmd}"
+
+
 rule train:
     output:
-        dag.train_outputs(PROFILE, "{dataset}", "{mask_type}", "{variant}"),
+        dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}"),
     input:
+        lambda wc: dag.phase1_checkpoint(PROFILE, wc.dataset, wc.mask_type, dag.phase1_group(P, wc.variant)),
         dag.data_dir(PROFILE, "{dataset}"),
         dag.code_files("train"),
     params:
         values=lambda wc: dag.train_values(P, wc.variant),
-        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant),
+        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant,
+                                   phase="2"),
     log:
         dag.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
     conda:

@@ -1,6 +1,6 @@
 """The pipeline's DAG, defined once for both workflow tools.
 
-    download -> prepare -> masks -> train (dataset x mask type x variant) -> evaluate -> report
+    download -> prepare -> masks -> pretrain (phase 1, shared) -> train (phase 2, per variant) -> evaluate -> report
 
 This module is the single description of every job of a profile: its command, the
 code, data and params it depends on, and what it writes.  The Snakefile builds its
@@ -24,27 +24,29 @@ from pathlib import Path
 import yaml
 
 from pipeline import config
+from rwgan.variants import SWITCHES, Variant, phase2_runs, resolve_variant, shared_phase1
 
-STAGES = ("download", "prepare", "masks", "train", "evaluate", "report")
+STAGES = ("download", "prepare", "masks", "pretrain", "train", "evaluate", "report")
 
 # Code each stage runs; a change to any of these files re-runs the stage.
 _COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/cli_common.py"]
 _NETWORKS = ["rwgan/layers.py", "rwgan/models"]
+_TRAIN_CODE = (_COMMON + _NETWORKS
+               + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
+                  "rwgan/training.py", "rwgan/variants.py", "pipeline/train.py"])
 CODE = {
     "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
     "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],
     "masks": _COMMON + ["rwgan/masks.py", "pipeline/masks.py"],
-    "train": _COMMON
-    + _NETWORKS
-    + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/training.py",
-       "rwgan/variants.py", "pipeline/train.py"],
+    "pretrain": _TRAIN_CODE,
+    "train": _TRAIN_CODE,
     "evaluate": _COMMON
     + _NETWORKS
     + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/inference.py",
        "rwgan/metrics.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/evaluate.py"],
     "report": _COMMON
-    + ["rwgan/evaluation.py", "rwgan/inference.py", "rwgan/masks.py", "pipeline/report.py", "pipeline/tables.py",
-       "pipeline/figures.py"],
+    + ["rwgan/evaluation.py", "rwgan/inference.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/report.py",
+       "pipeline/tables.py", "pipeline/figures.py"],
 }
 
 # Methods that need no trained checkpoint of their own.
@@ -78,6 +80,15 @@ def checkpoint(profile: str, dataset: str, mask_type: str, variant: str) -> str:
     return f"{run_dir(profile, dataset, mask_type, variant)}/model.pt"
 
 
+def phase1_dir(profile: str, dataset: str, mask_type: str, group: str) -> str:
+    """The shared phase-1 run ``group`` (a variant id: see :func:`phase1_group`)."""
+    return f"work/{profile}/runs/{dataset}/{mask_type}/phase1/{group}"
+
+
+def phase1_checkpoint(profile: str, dataset: str, mask_type: str, group: str) -> str:
+    return f"{phase1_dir(profile, dataset, mask_type, group)}/model.pt"
+
+
 def eval_dir(profile: str, dataset: str, method: str) -> str:
     return f"work/{profile}/eval/{dataset}/{method}"
 
@@ -99,14 +110,66 @@ def train_mask_types(params: dict) -> list[str]:
     return list(params["train"]["mask_types"])
 
 
-def variants(params: dict) -> list[str]:
-    """The trained variants: every entry of ``train.variants`` unless ``train.run`` picks some."""
+def variants(params: dict, dataset: str | None = None) -> list[str]:
+    """The trained variants (of ``dataset``): every entry of ``train.variants`` unless
+    ``train.run`` picks some, or ``train.run_by_dataset.<dataset>`` picks them for one dataset."""
     chosen = params["train"].get("run") or sorted(params["train"]["variants"])
-    return list(chosen)
+    own = (params["train"].get("run_by_dataset") or {}).get(dataset)
+    return list(chosen if own is None else own)
 
 
-def methods(params: dict) -> list[str]:
-    return list(params["evaluate"]["methods"])
+def resolved_variants(params: dict) -> dict[str, Variant]:
+    """Every variant of ``train.variants``, resolved over the full model's switches, in table order."""
+    train = params["train"]
+    base = {key: train[key] for key in SWITCHES if key in train}
+    return {name: resolve_variant(name, train["variants"], base, where="params.yaml: train")
+            for name in train["variants"]}
+
+
+def phase1_group(params: dict, variant: str) -> str:
+    """The phase-1 run ``variant`` starts from (:func:`rwgan.variants.shared_phase1`)."""
+    return shared_phase1(resolved_variants(params))[variant]
+
+
+def has_phase2(params: dict, variant: str) -> bool:
+    return phase2_runs(resolved_variants(params)[variant])
+
+
+def phase1_groups(params: dict, dataset: str | None = None) -> list[str]:
+    """The phase-1 runs the trained variants (of ``dataset``) need, in table order."""
+    groups = shared_phase1(resolved_variants(params))
+    needed = {groups[v] for v in variants(params, dataset)}
+    return [g for g in dict.fromkeys(groups.values()) if g in needed]
+
+
+def phase2_variants(params: dict, dataset: str | None = None) -> list[str]:
+    """The trained variants (of ``dataset``) with a phase 2 of their own (all but RED-like ones)."""
+    return [v for v in variants(params, dataset) if has_phase2(params, v)]
+
+
+def variant_checkpoint(params: dict, dataset: str, mask_type: str, variant: str) -> str:
+    """The final model.pt of ``variant``: its phase-2 run's, or for a variant without a
+    phase 2 (RED) the shared phase-1 run's."""
+    if has_phase2(params, variant):
+        return checkpoint(params["profile"], dataset, mask_type, variant)
+    return phase1_checkpoint(params["profile"], dataset, mask_type, phase1_group(params, variant))
+
+
+def variant_command(params: dict, dataset: str, mask_type: str, variant: str) -> str:
+    """The command that writes :func:`variant_checkpoint`."""
+    if has_phase2(params, variant):
+        return command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant, phase="2")
+    return command(params, "train", dataset=dataset, mask_type=mask_type, variant=phase1_group(params, variant),
+                   phase="1")
+
+
+def methods(params: dict, dataset: str | None = None) -> list[str]:
+    """``evaluate.methods``; for ``dataset``, those whose checkpoint it trains (and every classical one)."""
+    listed = list(params["evaluate"]["methods"])
+    if dataset is None:
+        return listed
+    trained = set(variants(params, dataset))
+    return [m for m in listed if m in CLASSICAL or FIRST_STAGE.get(m, m) in trained]
 
 
 def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
@@ -114,12 +177,35 @@ def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
     if method in CLASSICAL:
         return []
     variant = FIRST_STAGE.get(method, method)
-    return [checkpoint(params["profile"], dataset, t, variant) for t in train_mask_types(params)]
+    return [variant_checkpoint(params, dataset, t, variant) for t in train_mask_types(params)]
 
 
-def train_outputs(profile: str, dataset: str, mask_type: str, variant: str) -> list[str]:
-    run = run_dir(profile, dataset, mask_type, variant)
-    return [f"{run}/model.pt", f"{run}/losses.csv", f"{run}/loss_curve.png"]
+def validates(params: dict) -> bool:
+    """Whether training runs score a held-out batch (``train.validation.images`` > 0)."""
+    return bool(params["train"]["validation"]["images"])
+
+
+def _run_outputs(params: dict, run: str) -> list[str]:
+    files = ["model.pt", "losses.csv", "loss_curve.png"] + (["validation.csv", "validation.png"]
+                                                           if validates(params) else [])
+    return [f"{run}/{name}" for name in files]
+
+
+def pretrain_outputs(params: dict, dataset: str, mask_type: str, group: str) -> list[str]:
+    return _run_outputs(params, phase1_dir(params["profile"], dataset, mask_type, group))
+
+
+def train_outputs(params: dict, dataset: str, mask_type: str, variant: str) -> list[str]:
+    return _run_outputs(params, run_dir(params["profile"], dataset, mask_type, variant))
+
+
+def training_runs(params: dict) -> list[str]:
+    """Every training run folder of the profile (phase 1 groups, then phase-2 variants)."""
+    profile = params["profile"]
+    return [phase1_dir(profile, d, t, g) for d in datasets(params) for t in train_mask_types(params)
+            for g in phase1_groups(params, d)] + [
+            run_dir(profile, d, t, v) for d in datasets(params) for t in train_mask_types(params)
+            for v in phase2_variants(params, d)]
 
 
 def evaluate_outputs(profile: str, dataset: str, method: str) -> list[str]:
@@ -152,11 +238,15 @@ def report_inputs(params: dict, evaluations: list) -> list[str]:
     checkpoints = sorted({d for j in evaluations for d in j.deps if d.endswith("/model.pt")})
     spec = removal.get("checkpoint")
     if removal.get("items") and spec:
-        checkpoints = sorted({*checkpoints, checkpoint(profile, spec["dataset"], spec["mask_type"], spec["variant"])})
+        checkpoints = sorted({*checkpoints,
+                              variant_checkpoint(params, spec["dataset"], spec["mask_type"], spec["variant"])})
     paper = Path(report["paper_dir"])
+    curves = [f"{run}/{name}" for run in training_runs(params)
+              for name in (["losses.csv"] + (["validation.csv"] if validates(params) else []))]
     return [
         *[o for j in evaluations for o in j.outs if not o.endswith("composites")],
         *checkpoints,
+        *curves,
         *[data_dir(profile, d) for d in datasets(params)],
         masks_dir(profile),
         *[str(paper / name) for name in ("paper_tables_I_II.csv", "paper_table_III.csv", "paper_table_IV.csv")],
@@ -248,7 +338,8 @@ def job(params: dict, stage: str, **key: str) -> Job:
 
 
 def train_values(params: dict, variant: str) -> dict:
-    """The params one training run reads: image size, seed, model, train (its own variant entry only)."""
+    """The params one training run reads: image size, seed, model, train (its own variant entry only;
+    a phase-1 run's is its group's)."""
     train = {k: v for k, v in params["train"].items() if k not in ("variants", "run")}
     return {
         "image_size": params["image_size"],
@@ -284,18 +375,32 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
     ))
     for dataset in datasets(params):
         for mask_type in train_mask_types(params):
-            for variant in variants(params):
+            for group in phase1_groups(params, dataset):
+                outs = pretrain_outputs(params, dataset, mask_type, group)
+                out.append(Job(
+                    stage="pretrain", key={"dataset": dataset, "mask_type": mask_type, "variant": group},
+                    cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1"),
+                    deps=(data_dir(profile, dataset), *CODE["pretrain"]),
+                    outs=tuple(outs),
+                    params=_param_keys(raw, profile, "model", "train", variant=group),
+                    log=log_file(profile, "pretrain", f"{dataset}-{mask_type}-{group}"),
+                    plots=tuple(outs[1:2] + outs[3:4]),
+                ))
+            for variant in phase2_variants(params, dataset):
+                outs = train_outputs(params, dataset, mask_type, variant)
+                group = phase1_group(params, variant)
                 out.append(Job(
                     stage="train", key={"dataset": dataset, "mask_type": mask_type, "variant": variant},
-                    cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant),
-                    deps=(data_dir(profile, dataset), *CODE["train"]),
-                    outs=tuple(train_outputs(profile, dataset, mask_type, variant)),
+                    cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant, phase="2"),
+                    deps=(phase1_checkpoint(profile, dataset, mask_type, group), data_dir(profile, dataset),
+                          *CODE["train"]),
+                    outs=tuple(outs),
                     params=_param_keys(raw, profile, "model", "train", variant=variant),
                     log=log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
-                    plots=(train_outputs(profile, dataset, mask_type, variant)[1],),
+                    plots=tuple(outs[1:2] + outs[3:4]),
                 ))
     for dataset in datasets(params):
-        for method in methods(params):
+        for method in methods(params, dataset):
             out.append(Job(
                 stage="evaluate", key={"dataset": dataset, "method": method},
                 cmd=command(params, "evaluate", dataset=dataset, method=method),
@@ -339,7 +444,8 @@ def dvc_yaml(profile: str) -> dict:
         stages[job.name] = stage
     document = {"stages": stages, "metrics": metrics}
     if plots:
-        document["plots"] = [{p: {"x": "step", "y": ["loss_total"]}} for p in plots]
+        document["plots"] = [{p: {"x": "step", "y": ["loss_total"] if p.endswith("losses.csv") else ["hole_l1"]}}
+                             for p in plots]
     return document
 
 

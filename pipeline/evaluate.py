@@ -11,7 +11,8 @@ a set of ``evaluate.extra_sets`` (regular for Fig. 9, sweep for Fig. 10) only fo
 methods listed under it.  Within each bin, mask k (by file name) is paired with test
 image k mod n (by file name): :func:`rwgan.evaluation.paired_images`.
 
-Checkpoint: a set of mask type T is inpainted by ``runs/<D>/<T>/<variant>/model.pt`` when
+Checkpoint: a set of mask type T is inpainted by the variant's model.pt (``runs/<D>/<T>/<variant>/``,
+or for a variant without phase 2, RED, its shared ``runs/<D>/<T>/phase1/<group>/``) when
 ``train.mask_types`` lists T, otherwise by the ``mixed`` run (regular and sweep masks
 always use it, as the paper's models trained on irregular masks, Sec. IV-D3).
 
@@ -86,9 +87,9 @@ def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> P
     """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)."""
     variant = dag.FIRST_STAGE.get(method, method)
     mask_type = checkpoint_mask_type(params, set_name)
-    path = Path(dag.checkpoint(params["profile"], dataset, mask_type, variant))
+    path = Path(dag.variant_checkpoint(params, dataset, mask_type, variant))
     if not path.is_file():
-        make = dag.command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant)
+        make = dag.variant_command(params, dataset, mask_type, variant)
         raise RwganError(f"{path}: checkpoint not found (expected from `{make}`)")
     return path
 

@@ -205,6 +205,72 @@ def curves_figure(
     _save(figure, path)
 
 
+def _read_rows(path: Path) -> list[dict]:
+    import csv
+
+    with open(path, newline="") as handle:
+        return [{k: (float(v) if v not in ("", None) else math.nan) for k, v in row.items()}
+                for row in csv.DictReader(handle)]
+
+
+def _stitched(runs: list[Path], name: str) -> list[dict]:
+    """The rows of ``name`` in each run folder, in order; a later run's rows replace the
+    earlier ones from its first step on (phase 2 continues its phase 1)."""
+    rows: list[dict] = []
+    for run in runs:
+        later = _read_rows(run / name) if (run / name).is_file() else []
+        if later:
+            rows = [row for row in rows if row["step"] < later[0]["step"]] + later
+    return rows
+
+
+def validation_figure(path: Path, title: str, runs: dict[str, list[Path]]) -> None:
+    """Held-out hole L1, PSNR and LPIPS against the training step, one line per trained
+    model (``runs``: label -> its run folders, phase 1 first)."""
+    panels = (("hole_l1", "hole L1 (lower is better)"), ("psnr", "PSNR dB (higher)"), ("lpips", "LPIPS (lower)"))
+    figure = Figure(figsize=(7.5, 2.1 * len(panels)))
+    axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
+    for label, folders in runs.items():
+        rows = _stitched(folders, "validation.csv")
+        steps = [row["step"] for row in rows]
+        for axis, (column, _) in zip(axes, panels):
+            axis.plot(steps, [row[column] for row in rows], marker="o", markersize=2, linewidth=0.8, label=label)
+    for axis, (_, name) in zip(axes, panels):
+        axis.set_ylabel(name, fontsize=8)
+        axis.tick_params(labelsize=7)
+    axes[-1].set_xlabel("training step (phase 2 continues its phase 1)", fontsize=8)
+    axes[0].legend(fontsize=6, ncol=2)
+    figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    _save(figure, path)
+
+
+def training_table(path: Path, runs: dict[str, list[Path]]) -> None:
+    """Markdown: per trained model, its steps, each weighted loss term's share of the
+    generator's total at the first and last step (mean of the first / last 10 steps), and
+    the held-out hole L1 / LPIPS at the start and end.  ``path``'s stem names the table;
+    it is written to the ``tables`` folder beside ``path``'s."""
+    terms = ("reconstruction", "correlation", "style", "adversarial", "valid", "hole", "perceptual", "tv")
+    lines = ["| model | steps | weighted term shares of the total, first 10 steps -> last 10 | "
+             "held-out hole L1 | held-out LPIPS |", "|---|---|---|---|---|"]
+    for label, folders in runs.items():
+        losses = _stitched(folders, "losses.csv")
+        validation = _stitched(folders, "validation.csv")
+        if not losses:
+            continue
+
+        def shares(rows: list[dict]) -> dict[str, float]:
+            return {t: float(np.nanmean([r.get(f"weighted_{t}", math.nan) / r["loss_total"] for r in rows]))
+                    for t in terms if any(not math.isnan(r.get(f"weighted_{t}", math.nan)) for r in rows)}
+
+        first, last = shares(losses[:10]), shares(losses[-10:])
+        cells = ", ".join(f"{t} {first.get(t, 0):.2%} -> {last.get(t, 0):.2%}" for t in dict.fromkeys([*first, *last]))
+        held = [(f"{validation[0][c]:.4f} -> {validation[-1][c]:.4f}" if validation else "--") for c in ("hole_l1", "lpips")]
+        lines.append(f"| {label} | {int(losses[-1]['step'])} | {cells} | {held[0]} | {held[1]} |")
+    target = path.parent.parent / "tables" / f"{path.stem}.md"
+    io.write_text(target, "\n".join(lines) + "\n")
+
+
 def _or_nan(value: float | None) -> float:
     return math.nan if value is None else value
 

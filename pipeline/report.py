@@ -31,7 +31,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from pipeline import cli_common, config, figures, tables
+from pipeline import cli_common, config, dag, figures, tables
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -229,12 +229,12 @@ def sweep_jobs(spec: dict, datasets: list[str], results, display, workdir: Path)
     return jobs
 
 
-def object_removal_job(spec: dict, workdir: Path) -> FigureJob:
+def object_removal_job(spec: dict, params: dict) -> FigureJob:
     """Fig. 11: the checkpoint named in ``report.object_removal`` on the listed user images and masks."""
     where = "report.object_removal"
     run = _get(spec, "checkpoint", dict, where)
     parts = [_get(run, key, str, f"{where}.checkpoint") for key in ("dataset", "mask_type", "variant")]
-    checkpoint = workdir.joinpath("runs", *parts, "model.pt")
+    checkpoint = Path(dag.variant_checkpoint(params, *parts))
     items = [
         (Path(_get(item, "image", str, f"{where}.items[]")), Path(_get(item, "mask", str, f"{where}.items[]")))
         for item in _get(spec, "items", list, where)
@@ -267,16 +267,55 @@ def curve_jobs(spec: dict, datasets: list[str], bins: list[str], results, paper,
     return jobs
 
 
-def figure_jobs(report: dict, results: tables.Results, paper, display, workdir: Path) -> list[FigureJob]:
-    """Every figure of ``report.figures`` and ``report.object_removal``, in index order."""
+def training_runs(params: dict, dataset: str, display) -> dict[str, list[Path]]:
+    """Label -> the run folders of each trained model of ``dataset`` (mask type ``mixed`` or the
+    first trained): a shared phase-1 run alone, or a phase-1 run and the phase 2 that followed it."""
+    profile, mask_type = params["profile"], dag.train_mask_types(params)[0]
+    runs = {f"phase 1 of {display.method(g)}": [Path(dag.phase1_dir(profile, dataset, mask_type, g))]
+            for g in dag.phase1_groups(params, dataset)}
+    for variant in dag.phase2_variants(params, dataset):
+        runs[display.method(variant)] = [Path(dag.phase1_dir(profile, dataset, mask_type,
+                                                             dag.phase1_group(params, variant))),
+                                         Path(dag.run_dir(profile, dataset, mask_type, variant))]
+    return runs
+
+
+def training_jobs(params: dict, display) -> list[FigureJob]:
+    """Per dataset: the held-out validation curves of every run (phase 2 drawn after its
+    phase 1), and a table of each run's weighted loss-term shares and validation."""
+    jobs = []
+    for dataset in dag.datasets(params):
+        runs = training_runs(params, dataset, display)
+        name = display.dataset(dataset)
+        title = f"Training: held-out validation, {name}"
+        absent = [str(r[-1]) for r in runs.values() if not (r[-1] / "validation.csv").is_file()]
+        reason = "train.validation.images is 0" if not dag.validates(params) else (
+            f"no validation.csv in {', '.join(absent)}" if absent else "")
+        make = partial(figures.validation_figure, title=title, runs=runs)
+        jobs.append(_figure_job(title, f"training_validation_{dataset}", make, reason))
+        title = f"Training: weighted loss terms and validation per run, {name}"
+        absent = [str(r[-1]) for r in runs.values() if not (r[-1] / "losses.csv").is_file()]
+        make = partial(figures.training_table, runs=runs)
+        job = _figure_job(title, f"training_{dataset}", make, f"no losses.csv in {', '.join(absent)}" if absent else "")
+        if job.make:
+            job.entry.section, job.entry.paths = "Tables", [Path("tables") / f"training_{dataset}.md"]
+        jobs.append(job)
+    return jobs
+
+
+def figure_jobs(params: dict, results: tables.Results, paper, display, workdir: Path) -> list[FigureJob]:
+    """Every figure of ``report.figures`` and ``report.object_removal``, then the training
+    curves, in index order."""
+    report = params["report"]
     specs = _get(report, "figures", dict)
     datasets = _get(report, "datasets", list)
     return [
         *comparison_jobs(specs, datasets, results, display, workdir),
         *sweep_jobs(_get(specs, "sweep", dict, "report.figures"), datasets, results, display, workdir),
-        object_removal_job(_get(report, "object_removal", dict), workdir),
+        object_removal_job(_get(report, "object_removal", dict), params),
         *curve_jobs(_get(specs, "curves", dict, "report.figures"), datasets, _get(report, "bins", list), results,
                     paper, display),
+        *training_jobs(params, display),
     ]
 
 
@@ -309,7 +348,7 @@ def data_lines(workdir: Path, display: tables.Display) -> list[str]:
 
 
 def checkpoint_lines(workdir: Path) -> list[str]:
-    paths = sorted((workdir / "runs").glob("*/*/*/model.pt"))
+    paths = sorted((workdir / "runs").rglob("model.pt"))
     if not paths:
         return ["none"]
     return ["| checkpoint | sha256 |", "|---|---|"] + [f"| `{p}` | `{io.sha256_file(p)}` |" for p in paths]
@@ -361,7 +400,7 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
 
     entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
     entries += write_tables(build_tables(report, results, paper, display, params["image_size"]), reports_dir)
-    for job in tqdm(figure_jobs(report, results, paper, display, workdir), desc="figures", unit="figure"):
+    for job in tqdm(figure_jobs(params, results, paper, display, workdir), desc="figures", unit="figure"):
         if job.make is not None:
             job.make(reports_dir / job.entry.paths[0])
         else:

@@ -1,16 +1,26 @@
-"""Stage: train one (dataset, training mask type, variant) run (Algorithm 1; PC baseline).
+"""Stage: train one phase of one (dataset, training mask type, variant) (Algorithm 1; PC baseline).
 
-    python -m pipeline.train --profile P --dataset D --mask-type T --variant V
+    python -m pipeline.train --profile P --dataset D --mask-type T --variant V --phase 1|2
     torchrun --standalone --nproc_per_node=G -m pipeline.train ...   # G GPUs, same outputs
+
+Phase 1 (reconstruction only; PC's initial training) is shared by the variants whose
+phase-1 switches agree (:func:`rwgan.variants.shared_phase1`): ``--phase 1 --variant V``
+takes the id of the first of them (``full`` for full, RED and the Fig. 8 variants) and
+writes ``work/<P>/runs/<D>/<T>/phase1/<V>/``; RED (``no_adversarial``) *is* that model.
+``--phase 2 --variant V`` starts from V's phase-1 ``model.pt`` with fresh optimisers (the
+official code) and writes ``work/<P>/runs/<D>/<T>/<V>/``.
 
 Reads ``work/<P>/data/<D>/train/*.png`` (the prepare stage) and params.yaml's ``seed``,
 ``image_size``, ``model`` and ``train`` (the variant from ``train.variants``).  The mask
 type T picks the training mask sampler (:func:`rwgan.masks.random_training_mask`, hole
 ratio up to ``train.mask_max_ratio``).
 
-Writes ``work/<P>/runs/<D>/<T>/<V>/``: ``model.pt`` (what evaluation reads),
-``last.pt`` (the resumable state), ``losses.csv``, ``loss_curve.png`` and
-``samples/step_<n>.png``; the log goes to ``logs/<P>/train-<D>-<T>-<V>.log``.
+Each run folder holds ``model.pt`` (what evaluation reads), ``last.pt`` (the resumable
+state), ``losses.csv``, ``loss_curve.png``, ``samples/step_<n>.png`` and, with
+``train.validation.images`` > 0, ``validation.csv`` / ``validation.png`` /
+``samples/val_step_<n>.png``: the first ``images`` test images of D, each with a fixed
+training-type mask drawn from (seed, index), scored every ``train.validation.every``
+steps.  The log goes to ``logs/<P>/{pretrain,train}-<D>-<T>-<V>.log``.
 
 An interrupted run started again resumes from ``last.pt`` and ends where an
 uninterrupted run would; when the params (or the prepared data) changed since, it starts
@@ -31,15 +41,18 @@ from dataclasses import dataclass, fields
 from numbers import Real
 from pathlib import Path
 
+import numpy as np
+
 from pipeline import config, dag
 from pipeline.cli_common import run, stage_logger, stage_parser
 from rwgan import io
-from rwgan.data import InpaintingDataset
+from rwgan.assets import VGG_WEIGHTS
+from rwgan.data import InpaintingDataset, image_to_tensor, mask_to_tensor
 from rwgan.errors import RwganError
 from rwgan.layers import SIZE_MULTIPLE
 from rwgan.masks import random_training_mask
 from rwgan.training import PConvWeights, RunOptions, TrainConfig, train
-from rwgan.variants import SWITCHES, resolve_variant
+from rwgan.variants import PHASE1_SWITCHES, SWITCHES, phase2_runs, resolve_variant, shared_phase1
 
 MASK_TYPES = ("mixed", "contiguous", "discontiguous")
 MIN_IMAGE_SIZE = 16  # as pipeline/params.schema.yaml
@@ -114,13 +127,30 @@ class RunPlan:
     run_dir: Path
     params: dict  # the params that made the run (recorded in its checkpoints)
     params_hash: str
+    phases: tuple[int, ...]
+    init_generator: Path | None  # phase 2: the phase-1 model.pt it starts from
+    validation: dict | None  # the held-out {"image", "mask"} batch
 
 
-def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str) -> RunPlan:
+def held_out_batch(folder: Path, count: int, size: int, mask_type: str, max_ratio: float, seed: int) -> dict | None:
+    """The first ``count`` test images of ``folder`` (by name), each with a training-type
+    mask drawn from (seed, "validation", index): the same batch for every run of a profile."""
+    files = io.list_images(folder)[:count] if count and folder.is_dir() else []
+    if not files:
+        return None
+    holes = [random_training_mask(np.random.default_rng(np.random.SeedSequence([seed, 0x5A11D, k])), size,
+                                  kind=mask_type, max_ratio=max_ratio) for k in range(len(files))]
+    images = np.stack([io.read_image(path, size) for path in files])
+    return {"image": image_to_tensor(images), "mask": mask_to_tensor(np.stack(holes))}
+
+
+def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase: int = 1) -> RunPlan:
     """Validate every value the run reads and build its config; :class:`RwganError` names
     the params key (or the missing input) of the first problem, before any training."""
     if mask_type not in MASK_TYPES:
         raise RwganError(f"--mask-type: expected one of {', '.join(MASK_TYPES)}, got {mask_type!r}")
+    if phase not in (1, 2):
+        raise RwganError(f"--phase: expected 1 or 2, got {phase!r}")
     root = _Section(params)
     image_size = root.integer("image_size", MIN_IMAGE_SIZE)
     if image_size % SIZE_MULTIPLE:
@@ -130,8 +160,17 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str) -> Run
     model, section = root.section("model"), root.section("train")
     variant = resolve_variant(variant_id, section.get("variants"), {k: section.get(k) for k in SWITCHES},
                               where="params.yaml: train")
+    group = shared_phase1(dag.resolved_variants(params))[variant_id]
+    if phase == 1 and group != variant_id:
+        raise RwganError(f"--variant {variant_id} --phase 1: {variant_id} shares the phase 1 of {group} "
+                         f"(run --variant {group} --phase 1)")
+    if phase == 2 and not phase2_runs(variant):
+        raise RwganError(f"--variant {variant_id} --phase 2: {variant_id} has no phase 2 (its model is the phase 1 "
+                         f"of {group})")
     pconv = section.section("pconv")
     vgg_resize = model.integer("vgg_resize", MIN_IMAGE_SIZE, optional=True)
+    vgg_weights = model.choice("vgg_weights", VGG_WEIGHTS)
+    feature_scale = model.number("torchvision_feature_scale", positive=True) if vgg_weights == "torchvision" else 1.0
     weights = model.section("pconv_loss")
     pconv_weights = PConvWeights(**{field.name: weights.number(field.name) for field in fields(PConvWeights)})
     batch_size = section.integer("batch_size", 2 if variant.model == "pconv" else 1)  # PC: batch norm at 1 x 1
@@ -157,6 +196,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str) -> Run
         sample_count=section.integer("sample_count", 1),
         num_workers=section.integer("num_workers", 0),
         device=_device(section),
+        validate_every=section.section("validation").integer("every", 0),
     )
     amp = section.choice("amp", ("bf16", "none"))
     channels_last, deterministic = section.flag("channels_last"), section.flag("deterministic")
@@ -179,18 +219,34 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str) -> Run
     train_config = TrainConfig(
         variant=variant, image_size=image_size, batch_size=batch_size, phase_steps=phase_steps,
         learning_rates=learning_rates, betas=betas, alpha=alpha, pconv_weights=pconv_weights,
-        vgg_resize=vgg_resize, seed=seed, amp=amp, channels_last=channels_last, deterministic=deterministic,
+        vgg_resize=vgg_resize, seed=seed, vgg_weights=vgg_weights, vgg_feature_scale=feature_scale, amp=amp,
+        channels_last=channels_last, deterministic=deterministic,
     )
     manifest = folder.parent / "manifest.csv"
-    recorded = {**dag.train_values(params, variant_id), "dataset": dataset, "mask_type": mask_type}
+    recorded = {**dag.train_values(params, variant_id), "dataset": dataset, "mask_type": mask_type, "phase": phase}
+    validation_count = section.section("validation").integer("images", 0)
+    validation = held_out_batch(folder.parent / "test", validation_count, image_size, mask_type, mask_max_ratio, seed)
     fingerprint = {
         "config": train_config.to_dict(), "dataset": dataset, "mask_type": mask_type,
-        "mask_max_ratio": mask_max_ratio, "processes": processes,
+        "mask_max_ratio": mask_max_ratio, "processes": processes, "validation": validation_count,
         "data": io.sha256_file(manifest) if manifest.is_file() else [p.name for p in images.images],
     }
+    profile = params["profile"]
+    if phase == 1:  # only what shapes phase 1: variants sharing it get one hash
+        fingerprint["config"]["variant"] = {k: getattr(variant, k) for k in PHASE1_SWITCHES}
+        fingerprint["config"]["phase_steps"] = [phase_steps[0]]
+        fingerprint["config"]["learning_rates"] = [learning_rates[0]]
+        del fingerprint["config"]["alpha"]  # eq. 6's weight: phase 2 only
+        run_dir, init = Path(dag.phase1_dir(profile, dataset, mask_type, variant_id)), None
+    else:
+        init = Path(dag.phase1_checkpoint(profile, dataset, mask_type, group))
+        if not init.is_file():
+            make = dag.command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1")
+            raise RwganError(f"{init}: phase-1 model not found (expected from `{make}`)")
+        fingerprint["phase1"] = io.sha256_file(init)
+        run_dir = Path(dag.run_dir(profile, dataset, mask_type, variant_id))
     params_hash = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
-    run_dir = Path(dag.run_dir(params["profile"], dataset, mask_type, variant_id))
-    return RunPlan(train_config, options, images, run_dir, recorded, params_hash)
+    return RunPlan(train_config, options, images, run_dir, recorded, params_hash, (phase,), init, validation)
 
 
 def _device(section: _Section) -> str:
@@ -205,14 +261,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dataset", required=True, help="a dataset prepared by the prepare stage")
     parser.add_argument("--mask-type", required=True, choices=MASK_TYPES, help="training mask sampler")
     parser.add_argument("--variant", required=True, help="an id of params.yaml train.variants")
+    parser.add_argument("--phase", type=int, default=1, choices=(1, 2),
+                        help="1: the (shared) reconstruction phase; 2: the variant's adversarial phase / fine-tuning")
     args = parser.parse_args(argv)
     params = config.load(args.profile)
     rank = int(os.environ.get("RANK", "0"))
     name = f"{args.dataset}-{args.mask_type}-{args.variant}"
-    log = stage_logger(params["profile"], "train", name) if rank == 0 else logging.getLogger(f"{__name__}.rank{rank}")
-    plan = plan_run(params, args.dataset, args.mask_type, args.variant)
+    stage = "pretrain" if args.phase == 1 else "train"
+    log = stage_logger(params["profile"], stage, name) if rank == 0 else logging.getLogger(f"{__name__}.rank{rank}")
+    plan = plan_run(params, args.dataset, args.mask_type, args.variant, args.phase)
     train(plan.config, plan.dataset, plan.run_dir, params_hash=plan.params_hash, params=plan.params,
-          options=plan.options, log=log)
+          options=plan.options, phases=plan.phases, init_generator=plan.init_generator, validation=plan.validation,
+          log=log)
 
 
 if __name__ == "__main__":

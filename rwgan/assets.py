@@ -314,39 +314,170 @@ def fid_feature_extractor(features: tuple[str, ...] = ("2048",)) -> nn.Module:
     return _inception_extractor(inception_weights_path(), features)
 
 
+#: The two VGG16 weight sets the perceptual losses can use (see :class:`VGGFeatures`).
+VGG_WEIGHTS = ("torchvision", "caffe")
+CAFFE_VGG16_FILE = "vgg16_caffe_features.pt"
+#: Caffe's ImageNet mean, BGR, on 0-255 (tensorflow-vgg's ``VGG_MEAN``; Keras' "caffe" mode).
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+#: Conv names of the Caffe-ported files, in ``VGG16_CONV_INDICES`` order.
+CAFFE_CONV_NAMES = ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3",
+                    "conv4_1", "conv4_2", "conv4_3", "conv5_1", "conv5_2", "conv5_3")
+#: Keras' md5 of ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`` (keras/applications/vgg16.py).
+KERAS_VGG16_NOTOP_MD5 = "6d6bbae143d832006294945121d1f1fc"
+CAFFE_HINT = ("get tensorflow-vgg's vgg16.npy (github.com/machrisaa/tensorflow-vgg) or Keras' "
+              "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (storage.googleapis.com/tensorflow/"
+              "keras-applications/vgg16/), then run `rwgan fetch-weights --caffe-vgg16 FILE`")
+#: Caffe's input is 255 * std_c times torchvision's normalised input; its mean over channels.
+CAFFE_INPUT_SCALE = 255 * sum(IMAGENET_STD) / 3
+
+
+def _caffe_kernels_npy(path: Path) -> list[tuple]:
+    """tensorflow-vgg's ``vgg16.npy``: a pickled dict ``{conv1_1: [kernel (3, 3, in, out), bias], ...}``."""
+    import numpy as np
+
+    try:
+        data = np.load(path, encoding="latin1", allow_pickle=True).item()
+    except Exception as exc:  # numpy raises many types for a file of another kind
+        raise RwganError(f"{path}: not a tensorflow-vgg vgg16.npy ({exc.__class__.__name__})") from None
+    if not isinstance(data, dict):
+        raise RwganError(f"{path}: expected a pickled dict of VGG16 layers, got {type(data).__name__}")
+    missing = [name for name in CAFFE_CONV_NAMES if name not in data]
+    if missing:
+        raise RwganError(f"{path}: missing VGG16 layers {', '.join(missing)}")
+    return [tuple(data[name][:2]) for name in CAFFE_CONV_NAMES]
+
+
+def _caffe_kernels_h5(path: Path) -> list[tuple]:
+    """Keras' notop file: groups ``block{b}_conv{c}`` holding a 4-d kernel (3, 3, in, out) and a bias."""
+    import hashlib
+
+    import h5py
+    import numpy as np
+
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    if digest != KERAS_VGG16_NOTOP_MD5:
+        raise RwganError(f"{path}: md5 {digest}, expected Keras' {KERAS_VGG16_NOTOP_MD5} for "
+                         f"vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5")
+    kernels = []
+    with h5py.File(path, "r") as file:
+        for name in CAFFE_CONV_NAMES:
+            block, conv = name[4], name[6]
+            group = file.get(f"block{block}_conv{conv}")
+            if group is None:
+                raise RwganError(f"{path}: missing group block{block}_conv{conv}")
+            arrays = []
+            group.visititems(lambda _, item: arrays.append(np.asarray(item)) if isinstance(item, h5py.Dataset) else None)
+            kernel = [a for a in arrays if a.ndim == 4]
+            bias = [a for a in arrays if a.ndim == 1]
+            if len(kernel) != 1 or len(bias) != 1:
+                raise RwganError(f"{path}: block{block}_conv{conv} must hold one kernel and one bias")
+            kernels.append((kernel[0], bias[0]))
+    return kernels
+
+
+def convert_caffe_vgg16(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The Caffe-ported VGG16 of the official code as a ``torchvision.models.vgg16().features``
+    state dict.  ``path``: tensorflow-vgg's ``vgg16.npy`` (what the official code loads)
+    or Keras' ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`` (md5-checked), both
+    ported from the same Caffe model: kernels (3, 3, in, out) with BGR input channels,
+    transposed to (out, in, 3, 3).  Shapes are checked against VGG16's."""
+    path = Path(path)
+    if not path.is_file():
+        raise RwganError(f"{path}: no such file; {CAFFE_HINT}")
+    kernels = _caffe_kernels_h5(path) if path.suffix in (".h5", ".hdf5") else _caffe_kernels_npy(path)
+    layers = _vgg16_layers()
+    state = {}
+    for index, name, (kernel, bias) in zip(VGG16_CONV_INDICES, CAFFE_CONV_NAMES, kernels):
+        conv = layers[index]
+        weight = torch.as_tensor(kernel, dtype=torch.float32).permute(3, 2, 0, 1).contiguous()
+        if weight.shape != conv.weight.shape or tuple(bias.shape) != tuple(conv.bias.shape):
+            raise RwganError(f"{path}: {name} has kernel {tuple(kernel.shape)} and bias {tuple(bias.shape)}, expected "
+                             f"{tuple(conv.weight.permute(2, 3, 1, 0).shape)} and {tuple(conv.bias.shape)}")
+        state[f"{index}.weight"] = weight
+        state[f"{index}.bias"] = torch.as_tensor(bias, dtype=torch.float32)
+    layers.load_state_dict(state, strict=True)
+    return state
+
+
+def import_caffe_vgg16(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """Convert ``path`` (:func:`convert_caffe_vgg16`) once into the cache as ``vgg16_caffe_features.pt``
+    and record its sha256 and the source's in the manifest; returns the cached file."""
+    folder = _resolve_cache(cache_dir)
+    target = folder / CAFFE_VGG16_FILE
+    _save_tensors(target, convert_caffe_vgg16(path))
+    manifest = folder / MANIFEST_FILE
+    recorded = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    recorded[CAFFE_VGG16_FILE] = sha256_file(target)
+    recorded[f"{CAFFE_VGG16_FILE}.source"] = {"file": Path(path).name, "sha256": sha256_file(path)}
+    write_json(manifest, recorded)
+    return target
+
+
+def vgg16_caffe_features() -> nn.Sequential:
+    """The official code's Caffe VGG16 ``features`` from the cache (BGR, 0-255 minus the mean); frozen."""
+    path = cache_dir() / CAFFE_VGG16_FILE
+    if not path.is_file():
+        raise RwganError(f"{path}: Caffe VGG16 weights not found; {CAFFE_HINT}")
+    layers = _vgg16_layers()
+    layers.load_state_dict(torch.load(path, weights_only=True), strict=True)
+    return layers.eval().requires_grad_(False)
+
+
 class VGGFeatures(nn.Module):
     """Frozen ImageNet VGG16 pooled features for the perceptual losses (eq. 3-5; PC's losses).
 
-    Input: images (N, 3, H, W) in [-1, 1].  They are mapped to [0, 1], optionally resized
-    to ``resize`` x ``resize`` (bilinear, as the official code resizes composites to 224
-    before VGG), normalised with the ImageNet mean and std, and run through VGG16 up to the
-    deepest requested layer.  Output: ``{name: (N, C, h, w)}`` for the requested names among
-    pool1 (C=64, h=H'/2), pool2 (128, H'/4), pool3 (256, H'/8), H' the (resized) height.
-    The weights are frozen; gradients flow to the input.
+    Input: images (N, 3, H, W) in [-1, 1], optionally resized to ``resize`` x ``resize``
+    (bilinear, as the official code resizes composites to 224 before VGG), then fed as the
+    ``weights`` expect:
+
+    - ``"caffe"``, the official code's network (tensorflow-vgg's Caffe port): BGR, 0-255
+      minus Caffe's ImageNet mean, no division by a std (:func:`import_caffe_vgg16`);
+    - ``"torchvision"`` (obtainable offline): [0, 1] normalised by the ImageNet mean and
+      std.  Its features are ~50-60x smaller than Caffe's, which would make the Gram terms
+      of L_c and L_s ~3,000x smaller than the paper's lambdas assume; ``feature_scale``
+      multiplies every output to restore Caffe's scale (the losses use
+      :data:`CAFFE_INPUT_SCALE` = 255 x mean std = 57.6: Caffe's input is that many times
+      the normalised input, and a network of convolutions, ReLUs and max-pools is
+      positively homogeneous up to its biases, so its features scale alike and each Gram
+      term by the square).
+
+    Output: ``{name: (N, C, h, w)}`` for the requested names among pool1 (C=64, h=H'/2),
+    pool2 (128, H'/4), pool3 (256, H'/8), H' the (resized) height.  The weights are frozen;
+    gradients flow to the input.
     """
 
-    def __init__(self, layers: tuple[str, ...] = ("pool1", "pool2", "pool3"), resize: int | None = 224):
+    def __init__(self, layers: tuple[str, ...] = ("pool1", "pool2", "pool3"), resize: int | None = 224,
+                 weights: str = "torchvision", feature_scale: float = 1.0):
         super().__init__()
         unknown = [name for name in layers if name not in VGG16_POOL_INDICES]
         if unknown or not layers:
             raise RwganError(f"VGGFeatures layers: expected names among {sorted(VGG16_POOL_INDICES)}, got {layers}")
-        self.layers = tuple(layers)
-        self.resize = resize
+        if weights not in VGG_WEIGHTS:
+            raise RwganError(f"VGGFeatures weights: expected one of {', '.join(VGG_WEIGHTS)}, got {weights!r}")
+        self.layers, self.resize, self.weights, self.feature_scale = tuple(layers), resize, weights, feature_scale
         self.taps = {VGG16_POOL_INDICES[name]: name for name in layers}
-        self.body = vgg16_features()[: max(self.taps) + 1]
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        network = vgg16_caffe_features() if weights == "caffe" else vgg16_features()
+        self.body = network[: max(self.taps) + 1]
+        if weights == "caffe":  # x in [-1, 1] -> 255 x [0, 1] - mean, channels reversed to BGR
+            scale, shift = (127.5,) * 3, tuple(127.5 - m for m in CAFFE_MEAN_BGR[::-1])
+        else:  # x in [-1, 1] -> ([0, 1] - mean) / std
+            scale = tuple(0.5 / s for s in IMAGENET_STD)
+            shift = tuple((0.5 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+        self.register_buffer("scale", torch.tensor(scale).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("shift", torch.tensor(shift).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = (images + 1) / 2
+        x = images
         if self.resize is not None:
             x = F.interpolate(x, size=(self.resize, self.resize), mode="bilinear", align_corners=False)
-        x = (x - self.mean) / self.std
+        x = x * self.scale + self.shift
+        if self.weights == "caffe":
+            x = x.flip(1)
         outputs = {}
         for index, layer in enumerate(self.body):
             x = layer(x)
             if index in self.taps:
-                outputs[self.taps[index]] = x
+                outputs[self.taps[index]] = x * self.feature_scale if self.feature_scale != 1 else x
         return outputs
 
 
@@ -354,9 +485,14 @@ def main(argv: list[str] | None = None) -> int:
     """``rwgan fetch-weights [--cache-dir D]``: fetch and convert; one line per file; exit code."""
     parser = argparse.ArgumentParser(prog="rwgan fetch-weights", description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", default=None, help=f"default: ${CACHE_ENV} or ~/.cache/rwgan")
+    parser.add_argument("--caffe-vgg16", default=None, metavar="FILE",
+                        help="also convert the official code's Caffe VGG16 (vgg16.npy or Keras' notop .h5) "
+                             "for model.vgg_weights: caffe")
     args = parser.parse_args(argv)
     try:
         paths = fetch_weights(args.cache_dir)
+        if args.caffe_vgg16:
+            paths[CAFFE_VGG16_FILE] = import_caffe_vgg16(args.caffe_vgg16, args.cache_dir)
     except RwganError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -9,7 +9,8 @@ the training image size, the params hash and the params that made it, and the st
 file conventions (images (N, H, W, 3); holes bool (N, H, W), True = hole) and returns
 the final composite ``I_c = I_g * M + I_p * (1 - M)`` as uint8, so known pixels are the
 input's exactly.  Any H and W divisible by 4 are accepted (the networks are fully
-convolutional), not only the training size.
+convolutional), not only the training size.  Photos of any size, colour mode and
+orientation (padding, the crop strategy for large photos): :mod:`rwgan.photo`.
 """
 from __future__ import annotations
 

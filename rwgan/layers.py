@@ -56,6 +56,25 @@ def _aligned_nearest_indices(size_in: int, size_out: int, device) -> Tensor:
     )
 
 
+def _legacy_nearest_indices(size_in: int, size_out: int, device) -> Tensor:
+    """Source indices of TF1 ``resize_nearest_neighbor(align_corners=False)``: floor(i in / out)."""
+    return (torch.arange(size_out, device=device, dtype=torch.long) * size_in // size_out).clamp_(max=size_in - 1)
+
+
+def resize_mask_legacy(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+    """Nearest-neighbour resize of a mask (N x C x H x W) to ``size`` = (h, w), as TF1's
+    ``tf.image.resize_nearest_neighbor(mask, size)`` with its default
+    ``align_corners=False`` (and no half-pixel centres): output row i takes input row
+    floor(i H / h), so a 256 -> 4 resize samples rows 0, 64, 128, 192.  The official code
+    resizes the discriminator's label map M' this way (eq. 6), unlike the masks of the
+    region-wise convolutions (:func:`resize_mask`)."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    rows = _legacy_nearest_indices(mask.shape[-2], size[0], mask.device)
+    cols = _legacy_nearest_indices(mask.shape[-1], size[1], mask.device)
+    return mask.index_select(-2, rows).index_select(-1, cols)
+
+
 def resize_mask(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
     """Nearest-neighbour resize of a mask (N x C x H x W) to ``size`` = (h, w); stays binary.
 
@@ -68,6 +87,32 @@ def resize_mask(mask: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
     rows = _aligned_nearest_indices(mask.shape[-2], size[0], mask.device)
     cols = _aligned_nearest_indices(mask.shape[-1], size[1], mask.device)
     return mask.index_select(-2, rows).index_select(-1, cols)
+
+
+def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) padding of TensorFlow's ``padding='SAME'`` along one axis of ``size``.
+
+    The output has ceil(size / stride) entries; the total pad is what that needs and TF puts
+    the odd pixel *after*: a 5x5 stride-2 conv pads (1, 2) on an even size and (2, 2) on an
+    odd one, where a symmetric ``padding=2`` would shift every layer's sampling grid.
+    """
+    effective = dilation * (kernel_size - 1) + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def glorot_init(module: nn.Module) -> nn.Module:
+    """TF1's ``tf.layers.conv2d`` / ``get_variable`` defaults on every convolution of
+    ``module``: Glorot-uniform kernels (limit sqrt(6 / (fan_in + fan_out)), fans counting
+    the kernel's area, as :func:`torch.nn.init.xavier_uniform_`) and zero biases, the
+    official code's initialisation.  Returns ``module``."""
+    for conv in module.modules():
+        if isinstance(conv, nn.Conv2d):
+            nn.init.xavier_uniform_(conv.weight)
+            if conv.bias is not None:
+                nn.init.zeros_(conv.bias)
+    return module
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from rwgan.errors import RwganError
-from rwgan.layers import resize_mask
+from rwgan.layers import resize_mask_legacy
 from rwgan.models.generator import composite
 
 if TYPE_CHECKING:
@@ -110,14 +110,15 @@ def hole_label_map(mask: torch.Tensor, size: int | tuple[int, int]) -> torch.Ten
     """M' of eq. 6: (1 - M) resized (nearest) to the discriminator's output grid, (N, 1, h, w).
 
     ``mask`` M: (N, 1, H, W), 1 = known, 0 = hole; ``size``: h (square) or (h, w).  The
-    result is 1 where a patch is labelled hole.  Nearest neighbour with aligned corners, the
-    way the official code resizes masks (``tf.image.resize_nearest_neighbor(...,
-    align_corners=True)``): output row i takes input row round(i (H - 1) / (h - 1)), so the
-    corner pixels map onto the corner patches.
+    result is 1 where a patch is labelled hole.  The official code makes it with
+    ``tf.image.resize_nearest_neighbor(mask_label, [h, w])``, TF1's default
+    ``align_corners=False`` (:func:`rwgan.layers.resize_mask_legacy`): output row i takes
+    input row floor(i H / h), the top-left pixel of each patch's cell (a 256 px mask on
+    the 4 x 4 grid samples rows and columns 0, 64, 128, 192).
     """
     if mask.dim() != 4 or mask.shape[1] != 1:
         raise RwganError(f"hole_label_map mask: expected shape (N, 1, H, W), got {tuple(mask.shape)}")
-    return 1 - resize_mask(mask, (size, size) if isinstance(size, int) else tuple(size))
+    return 1 - resize_mask_legacy(mask, (size, size) if isinstance(size, int) else tuple(size))
 
 
 def _check_label(label: torch.Tensor, output: torch.Tensor) -> None:

@@ -17,6 +17,12 @@ Conventions: images N x 3 x H x W in [-1, 1]; masks M N x 1 x H x W, 1 = known, 
 - PC baseline: phase 1 is the initial training, phase 2 the fine-tuning with the
   encoder's batch norms frozen (Liu et al. Sec. 4), each with its own learning rate.
 
+Phase 2 starts with fresh Adam optimisers, as the official code, which restores only the
+generator's weights for its second run.  :func:`train` can run both phases or one
+(``phases``): a phase-2 run started from a phase-1 ``model.pt`` (``init_generator``) is
+step for step the second half of a run of both, which lets several variants share one
+phase 1 (RED *is* the phase-1 model; every phase-2 variant starts from it).
+
 **Losses** (:mod:`rwgan.losses`): L_c on pool2 of the composite of
 ``variant.correlation_on``, L_s on pool1-3 of ``variant.style_on`` (I_c1 / I_c2 by
 default).  Each discriminator judges the *composites* of the stages it lists: for the
@@ -24,6 +30,15 @@ region-wise D they equal eq. 6's ``I_p * (1 - M)`` (it sees the hole only); for 
 standard whole-image D the composite keeps the known region real, so only the hole can
 give a fake away.  Its real label is all ones; the region-wise D's is M'.
 A loss whose lambda is 0 is not computed (its column in ``losses.csv`` stays empty).
+``losses.csv`` holds each raw term (``loss_<term>``) and each term as it enters the
+total, times its weight (``weighted_<term>``); ``loss_curve.png`` adds a panel of every
+weighted term's share of the total, so an inert term shows at a glance.
+
+**Validation.**  Given a fixed held-out batch (``validation``), the run scores it at its
+first step, every ``validate_every`` steps and at the end: hole L1 (mean |I_c2 - I_g| over
+hole pixels on [0, 1]), PSNR and LPIPS of the final composite (:mod:`rwgan.metrics`), in
+``validation.csv`` and ``validation.png``, with ``samples/val_step_<n>.png`` grids of the
+held-out images.
 
 **Data order.**  Step ``s`` belongs to epoch ``s // steps_per_epoch``; each epoch is a
 permutation drawn from (seed, epoch) and every sample's mask from (seed, epoch, index)
@@ -36,9 +51,10 @@ averages the gradients of the processes' (summed) losses.
 **Outputs** of :func:`train` in ``run_dir``: ``last.pt`` (everything needed to resume:
 models, optimisers, step, the lr schedule, RNG states, loss history, the params that
 made it), ``model.pt`` (final: weights + variant + image size + params hash; what
-:func:`rwgan.inference.load_inpainter` reads), ``losses.csv`` (step, phase, one column
-per loss term), ``loss_curve.png`` and ``samples/step_<n>.png`` (input | coarse | output
-| ground truth per row).  All writes are atomic.  If ``last.pt`` holds another params
+:func:`rwgan.inference.load_inpainter` reads), ``losses.csv`` (step, phase, raw and
+weighted loss terms), ``loss_curve.png``, ``samples/step_<n>.png`` (input | coarse |
+output | ground truth per row) and, with validation, ``validation.csv`` /
+``validation.png`` / ``samples/val_step_<n>.png``.  All writes are atomic.  If ``last.pt`` holds another params
 hash, training starts over (and says so).
 
 **Devices.**  CPU or CUDA; on CUDA optionally bf16 autocast (losses in float32) and
@@ -90,12 +106,19 @@ FINAL_MODEL = "model.pt"
 STYLE_LAYERS = ("pool1", "pool2", "pool3")
 CORRELATION_LAYER = "pool2"
 
-#: ``losses.csv`` columns after ``step`` and ``phase``, per model kind.
-LOSS_COLUMNS = {
-    "region_wise": ("loss_total", "loss_reconstruction", "loss_correlation", "loss_style", "loss_adversarial",
-                    "loss_discriminator"),
-    "pconv": ("loss_total", "loss_valid", "loss_hole", "loss_perceptual", "loss_style", "loss_tv"),
+#: The generator's loss terms that add up to its total, per model kind (eq. 7; Liu et al.).
+LOSS_TERMS = {
+    "region_wise": ("reconstruction", "correlation", "style", "adversarial"),
+    "pconv": ("valid", "hole", "perceptual", "style", "tv"),
 }
+#: ``losses.csv`` columns after ``step`` and ``phase``, per model kind: the total, each raw
+#: term (and the discriminator's loss), then each term times its weight.
+LOSS_COLUMNS = {
+    kind: ("loss_total", *(f"loss_{t}" for t in terms), *(("loss_discriminator",) if kind == "region_wise" else ()),
+           *(f"weighted_{t}" for t in terms))
+    for kind, terms in LOSS_TERMS.items()
+}
+VALIDATION_COLUMNS = ("hole_l1", "psnr", "lpips")
 
 
 @dataclass(frozen=True)
@@ -119,8 +142,10 @@ class TrainConfig:
     ``batch_size``: per process; ``alpha``: eq. 6's weight of the real term;
     ``vgg_resize``: side images are resized to before VGG16 for L_c and L_s (224 in the
     official code; ``None`` = native size; PC always runs VGG at native size, as Liu et
-    al.); ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial weights,
-    data order and masks.
+    al.); ``vgg_weights`` and ``vgg_feature_scale``: the loss network of L_c and L_s
+    (:class:`rwgan.assets.VGGFeatures`; PC always uses torchvision's, unscaled);
+    ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial weights, data order
+    and masks.
     """
 
     variant: Variant
@@ -133,6 +158,8 @@ class TrainConfig:
     pconv_weights: PConvWeights
     vgg_resize: int | None
     seed: int
+    vgg_weights: str = "torchvision"
+    vgg_feature_scale: float = 1.0
     amp: str = "none"
     channels_last: bool = False
     deterministic: bool = False
@@ -153,10 +180,12 @@ class TrainConfig:
 class RunOptions:
     """Bookkeeping that does not change the trajectory: checkpoint and sample cadence
     (steps; 0 = only at the end / never), samples per grid, loader workers, device
-    (``auto`` = CUDA when available), whether to show a progress bar."""
+    (``auto`` = CUDA when available), whether to show a progress bar, and the steps
+    between validations (0: only at the first and last step)."""
 
     checkpoint_every: int = 500
     sample_every: int = 500
+    validate_every: int = 0
     sample_count: int = 4
     num_workers: int = 0
     device: str = "auto"
@@ -198,8 +227,9 @@ class Trainer:
 
         self.generator = build_generator(variant, seed=config.seed)
         self.discriminators: list[PatchDiscriminator] = []
+        vgg_options = {"weights": config.vgg_weights, "feature_scale": config.vgg_feature_scale}
         if variant.model == "pconv":
-            vgg_layers, vgg_resize = STYLE_LAYERS, None
+            vgg_layers, vgg_resize, vgg_options = STYLE_LAYERS, None, {}
         else:
             builders = {"region_wise": region_wise_discriminator, "standard": standard_discriminator}
             self.discriminators = [builders[spec.kind](seed=config.seed + 1 + k)
@@ -207,13 +237,14 @@ class Trainer:
             vgg_layers = ((CORRELATION_LAYER,) if variant.lambda_correlation > 0 else ()) + (
                 STYLE_LAYERS if variant.lambda_style > 0 else ())
             vgg_resize = config.vgg_resize
-        self.vgg = VGGFeatures(tuple(sorted(set(vgg_layers))), resize=vgg_resize) if vgg_layers else None
+        self.vgg = (VGGFeatures(tuple(sorted(set(vgg_layers))), resize=vgg_resize, **vgg_options)
+                    if vgg_layers else None)
 
         for module in (self.generator, *self.discriminators, self.vgg):
             if module is not None:
                 module.to(self.device, memory_format=self.memory_format)
-        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), lr=config.learning_rates[0],
-                                            betas=config.betas)
+        self.phase: int | None = None
+        self.g_optimizer = self._generator_optimizer(1)
         d_parameters = [p for d in self.discriminators for p in d.parameters()]
         self.d_optimizer = (torch.optim.Adam(d_parameters, lr=config.learning_rates[1], betas=config.betas)
                             if d_parameters else None)
@@ -228,9 +259,21 @@ class Trainer:
             return module
         return DistributedDataParallel(module, device_ids=[self.device] if self.device.type == "cuda" else None)
 
+    def _generator_optimizer(self, phase: int) -> torch.optim.Adam:
+        return torch.optim.Adam(self.generator.parameters(), lr=self.config.learning_rates[phase - 1],
+                                betas=self.config.betas)
+
     @property
     def loss_columns(self) -> tuple[str, ...]:
         return LOSS_COLUMNS[self.variant.model]
+
+    def loss_weights(self, phase: int) -> dict[str, float]:
+        """The weight of each generator loss term in ``phase``'s total (0: not computed)."""
+        if self.variant.model == "pconv":
+            return {name: getattr(self.config.pconv_weights, name) for name in LOSS_TERMS["pconv"]}
+        variant = self.variant
+        return {"reconstruction": 1.0, "correlation": variant.lambda_correlation, "style": variant.lambda_style,
+                "adversarial": variant.lambda_adversarial if phase == 2 and self.discriminators else 0.0}
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
@@ -240,7 +283,12 @@ class Trainer:
                 mask.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format))
 
     def set_phase(self, phase: int) -> None:
-        """Apply ``phase``'s learning rate (and, for PC's phase 2, freeze the encoder BN)."""
+        """Enter ``phase``: a fresh generator optimiser when the phase changes (the official
+        phase 2 restores only the generator's weights), ``phase``'s learning rate, and for
+        PC's phase 2 the encoder's batch norms frozen."""
+        if self.phase is not None and self.phase != phase:
+            self.g_optimizer = self._generator_optimizer(phase)
+        self.phase = phase
         for group in self.g_optimizer.param_groups:
             group["lr"] = self.config.learning_rates[phase - 1]
         if self.variant.model == "pconv" and phase == 2 and not self.generator.encoder_bn_frozen:
@@ -328,6 +376,8 @@ class Trainer:
         terms["total"].backward()
         self.g_optimizer.step()
         losses = {name: float(value.detach()) for name, value in terms.items()}
+        losses.update({f"weighted_{name}": weight * losses[name]
+                       for name, weight in self.loss_weights(phase).items() if name in losses})
         return losses, {stage: image.detach() for stage, image in composites.items()}
 
     def discriminator_step(self, image: Tensor, mask: Tensor, composites: dict[str, Tensor]) -> dict[str, float]:
@@ -354,11 +404,9 @@ class Trainer:
         return terms
 
     @torch.no_grad()
-    def sample_grid(self, image: Tensor, mask: Tensor) -> np.ndarray:
-        """uint8 grid, one row per image: input (holes white) | coarse | output | ground truth.
-
-        Coarse is I_c1 for the region-wise model and the raw prediction for PC."""
-        image, mask = self._to_device(image, mask)
+    def predict(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """(coarse, final composite) in eval mode: I_c1 and I_c2, or for PC its raw
+        prediction and its composite.  ``image``, ``mask`` already on the device."""
         self.generator.eval()
         if self.variant.model == "pconv":
             coarse = self.generator(image * mask, mask)
@@ -367,6 +415,28 @@ class Trainer:
             result = self.generator(image, mask)
             coarse, output = result.coarse_composite, result.composite
         self.generator.train()
+        return coarse.float(), output.float()
+
+    @torch.no_grad()
+    def validate(self, image: Tensor, mask: Tensor, lpips: nn.Module) -> dict[str, float]:
+        """Mean hole L1 (|I_c2 - I_g| over hole pixels, on [0, 1]), PSNR and LPIPS of the
+        final composites of a held-out batch (see "Validation" in the module docstring)."""
+        from rwgan.metrics import pixel_metrics
+
+        image, mask = self._to_device(image, mask)
+        _, output = self.predict(image, mask)
+        hole = (1 - mask).expand_as(image)
+        hole_l1 = ((output - image).abs() * hole).sum() / 2 / hole.sum().clamp(min=1)
+        scores = pixel_metrics(tensor_to_image(output), tensor_to_image(image), lpips=lpips, device=self.device)
+        return {"hole_l1": float(hole_l1), "psnr": float(scores["psnr"].mean()), "lpips": float(scores["lpips"].mean())}
+
+    @torch.no_grad()
+    def sample_grid(self, image: Tensor, mask: Tensor) -> np.ndarray:
+        """uint8 grid, one row per image: input (holes white) | coarse | output | ground truth.
+
+        Coarse is I_c1 for the region-wise model and the raw prediction for PC."""
+        image, mask = self._to_device(image, mask)
+        coarse, output = self.predict(image, mask)
         columns = [composite(image, torch.ones_like(image), mask), coarse, output, image]
         tiles = [tensor_to_image(column.float()) for column in columns]
         gap = 2
@@ -379,6 +449,7 @@ class Trainer:
     # --- state -------------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
+            "phase": self.phase,
             "generator": self.generator.state_dict(),
             "discriminators": [d.state_dict() for d in self.discriminators],
             "g_optimizer": self.g_optimizer.state_dict(),
@@ -386,6 +457,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        self.set_phase(state["phase"] or 1)
         self.generator.load_state_dict(state["generator"])
         for discriminator, saved in zip(self.discriminators, state["discriminators"], strict=True):
             discriminator.load_state_dict(saved)
@@ -455,23 +527,71 @@ def _csv_number(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else repr(value)
 
 
+def _has_values(history: list[dict], column: str) -> bool:
+    return any(not math.isnan(row.get(column, math.nan)) for row in history)
+
+
 def plot_losses(path: Path, columns: tuple[str, ...], history: list[dict], phase1_steps: int) -> None:
-    """One panel per loss term against the step; a dashed line where phase 2 starts."""
+    """One panel per raw loss term against the step, then one of each weighted term's
+    share of the total (log scale); a dashed line where phase 2 starts."""
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
-    shown = [c for c in columns if any(not math.isnan(row.get(c, math.nan)) for row in history)] or [columns[0]]
-    fig = Figure(figsize=(7, 1.8 * len(shown)))
-    axes = fig.subplots(len(shown), 1, sharex=True, squeeze=False)
+    raw = [c for c in columns if c.startswith("loss_") and _has_values(history, c)] or [columns[0]]
+    weighted = [c for c in columns if c.startswith("weighted_") and _has_values(history, c)]
+    panels = len(raw) + bool(weighted)
+    fig = Figure(figsize=(7, 1.8 * panels))
+    axes = fig.subplots(panels, 1, sharex=True, squeeze=False)[:, 0]
     steps = [row["step"] for row in history]
-    for axis, column in zip(axes[:, 0], shown):
+    for axis, column in zip(axes, raw):
         values = [row.get(column, math.nan) for row in history]
         axis.plot(steps, values, linewidth=0.8)
         if all(v > 0 for v in values if not math.isnan(v)):
             axis.set_yscale("log")
+        axis.set_ylabel(column.removeprefix("loss_"), fontsize=8)
+    if weighted:
+        axis = axes[-1]
+        for column in weighted:
+            shares = [row.get(column, math.nan) / row["loss_total"] if row.get("loss_total") else math.nan
+                      for row in history]
+            axis.plot(steps, [v if v > 0 else math.nan for v in shares], linewidth=0.8,
+                      label=column.removeprefix("weighted_"))
+        axis.set_yscale("log")
+        axis.set_ylabel("share of total", fontsize=8)
+        axis.legend(fontsize=7, loc="lower right")
+    for axis in axes:
         if steps and steps[0] <= phase1_steps < steps[-1]:
             axis.axvline(phase1_steps + 0.5, color="grey", linestyle="--", linewidth=0.8)
-        axis.set_ylabel(column.removeprefix("loss_"), fontsize=8)
-    axes[-1, 0].set_xlabel("step")
+    axes[-1].set_xlabel("step")
+    fig.tight_layout()
+    with io.atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def write_validation_csv(path: Path, rows: list[dict]) -> None:
+    """``step, phase, hole_l1, psnr, lpips`` per validation."""
+    buffer = _stdio.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(("step", "phase", *VALIDATION_COLUMNS))
+    for row in rows:
+        writer.writerow((row["step"], row["phase"], *(_csv_number(row[c]) for c in VALIDATION_COLUMNS)))
+    io.write_text(path, buffer.getvalue())
+
+
+def plot_validation(path: Path, rows: list[dict], phase1_steps: int) -> None:
+    """Held-out hole L1, PSNR and LPIPS against the step; a dashed line where phase 2 starts."""
+    from matplotlib.figure import Figure
+
+    labels = {"hole_l1": "hole L1 (lower is better)", "psnr": "PSNR dB (higher)", "lpips": "LPIPS (lower)"}
+    fig = Figure(figsize=(7, 1.8 * len(VALIDATION_COLUMNS)))
+    axes = fig.subplots(len(VALIDATION_COLUMNS), 1, sharex=True, squeeze=False)[:, 0]
+    steps = [row["step"] for row in rows]
+    for axis, column in zip(axes, VALIDATION_COLUMNS):
+        axis.plot(steps, [row[column] for row in rows], marker="o", markersize=2.5, linewidth=0.8)
+        axis.set_ylabel(labels[column], fontsize=8)
+        if steps and steps[0] < phase1_steps < steps[-1]:
+            axis.axvline(phase1_steps, color="grey", linestyle="--", linewidth=0.8)
+    axes[0].set_title("held-out validation", fontsize=9)
+    axes[-1].set_xlabel("step")
     fig.tight_layout()
     with io.atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
@@ -531,80 +651,116 @@ def train(
     params_hash: str,
     params: dict | None = None,
     options: RunOptions = RunOptions(),
+    phases: tuple[int, ...] = (1, 2),
+    init_generator: str | os.PathLike | None = None,
+    validation: dict[str, Tensor] | None = None,
     log: logging.Logger | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> Path:
     """Train ``config`` on ``dataset`` into ``run_dir`` (resuming from its ``last.pt``
     when that was made with the same ``params_hash``); returns the path of ``model.pt``.
 
-    ``dataset`` yields ``{"image", "mask"}`` of ``config.image_size`` and has
-    ``set_epoch``; ``params`` (JSON-able) is recorded in the checkpoints beside
-    ``params_hash``.  ``on_step(step, losses)`` is called after every completed step,
-    after that step's checkpoint, if any.  Raises :class:`RwganError` when the dataset
-    holds fewer images than one (global) batch or a checkpoint is unreadable.
+    ``phases``: ``(1, 2)``, ``(1,)`` or ``(2,)``.  A run of phase 2 alone starts at step
+    ``phase_steps[0]`` from the generator weights of ``init_generator`` (a phase-1
+    ``model.pt``) with fresh optimisers and discriminators, and sees the batches a run of
+    both phases would.  ``dataset`` yields ``{"image", "mask"}`` of ``config.image_size``
+    and has ``set_epoch``; ``validation`` (``{"image", "mask"}`` tensors) is the held-out
+    batch scored every ``options.validate_every`` steps; ``params`` (JSON-able) is
+    recorded in the checkpoints beside ``params_hash``.  ``on_step(step, losses)`` is
+    called after every completed step, after that step's checkpoint, if any.  Raises
+    :class:`RwganError` when the dataset holds fewer images than one (global) batch, a
+    checkpoint is unreadable, or ``init_generator`` is missing or does not fit.
     """
     log = log or logging.getLogger(__name__)
     run_dir, params = Path(run_dir), params or {}
+    if tuple(phases) not in ((1, 2), (1,), (2,)):
+        raise RwganError(f"phases: expected (1, 2), (1,) or (2,), got {phases!r}")
     with _processes(options.device) as (process, device):
         global_batch = config.batch_size * process.world_size
         if len(dataset) < global_batch:
             raise RwganError(f"training data: {len(dataset)} images, fewer than one batch of {global_batch}")
         steps_per_epoch = len(dataset) // global_batch
         phase1, phase2 = config.steps
-        total = phase1 + phase2
+        begin = 0 if phases[0] == 1 else phase1
+        total = phase1 if phases[-1] == 1 else phase1 + phase2
         configure_determinism(config.deterministic)
         seed_everything(config.seed)
         trainer = Trainer(config, device, distributed=process.world_size > 1)
+        if phases[0] == 2:
+            _load_generator(trainer, init_generator)
         columns = trainer.loss_columns
         sample_batch = _fixed_samples(dataset, min(options.sample_count, len(dataset)))
         last_path = run_dir / LAST_CHECKPOINT
 
-        step, history = 0, []
+        step, history, validations = begin, [], []
         if last_path.is_file():
             state = read_train_state(last_path, device)
             if state["params_hash"] == params_hash:
                 trainer.load_state_dict(state["trainer"])
                 _set_rng_state(state["rng"])
-                step, history = state["step"], state["history"]
+                step, history, validations = state["step"], state["history"], state.get("validation", [])
                 log.info("resuming %s from step %d of %d", last_path, step, total)
             else:
                 log.warning("%s was made by other params (hash %s, now %s): starting over",
                             last_path, state["params_hash"][:12], params_hash[:12])
                 if process.is_main:
-                    for stale in (run_dir / "samples").glob("step_*.png"):
+                    for stale in (run_dir / "samples").glob("*step_*.png"):
                         stale.unlink()
-        log.info("training %s (%s) on %s: %d + %d steps, batch %d x %d processes, %d steps per epoch",
-                 config.variant.name, config.variant.model, device, phase1, phase2, config.batch_size,
-                 process.world_size, steps_per_epoch)
+        log.info("training %s (%s) on %s: phases %s, steps %d..%d (phase 1 ends at %d), batch %d x %d processes, "
+                 "%d steps per epoch", config.variant.name, config.variant.model, device,
+                 "+".join(map(str, phases)), begin, total, phase1, config.batch_size, process.world_size,
+                 steps_per_epoch)
+        lpips = None
+        if validation is not None and process.is_main:
+            from rwgan.metrics import LPIPS
+
+            lpips = LPIPS().to(device)
+
+        def validate(at_step: int) -> None:
+            if lpips is None or any(row["step"] == at_step for row in validations):
+                return
+            scores = trainer.validate(validation["image"], validation["mask"], lpips)
+            validations.append({"step": at_step, "phase": 1 if at_step <= phase1 else 2, **scores})
+            log.info("validation at step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in scores.items()))
+            io.save_png(run_dir / "samples" / f"val_step_{at_step}.png", trainer.sample_grid(**validation))
+            write_validation_csv(run_dir / "validation.csv", validations)
+            plot_validation(run_dir / "validation.png", validations, phase1)
 
         def save_state(at_step: int) -> None:
             if history:
                 log.info("step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in history[-1].items()
-                                                           if k.startswith("loss_")))
+                                                           if k.startswith(("loss_", "weighted_"))))
             if process.is_main:
                 write_losses_csv(run_dir / "losses.csv", columns, history)
                 _save(last_path, {
                     "format": TRAIN_STATE_FORMAT, "params_hash": params_hash, "params": params,
                     "config": config.to_dict(), "step": at_step, "phase": 1 if at_step < phase1 else 2,
+                    "phases": list(phases),
                     "schedule": {"phase_steps": [phase1, phase2], "learning_rates": list(config.learning_rates)},
                     "data": {"seed": config.seed, "dataset_size": len(dataset), "steps_per_epoch": steps_per_epoch,
                              "batch_size": config.batch_size, "world_size": process.world_size},
                     "trainer": trainer.state_dict(), "rng": _rng_state(), "history": history,
+                    "validation": validations,
                 })
                 plot_losses(run_dir / "loss_curve.png", columns, history, phase1)
             if process.world_size > 1:
                 dist.barrier()
 
-        progress = tqdm(total=total, initial=step, desc=f"train {config.variant.name}", unit="step",
+        if process.is_main and step == begin:
+            validate(step)
+        progress = tqdm(total=total - begin, initial=step - begin, desc=f"train {config.variant.name}", unit="step",
                         disable=not (options.progress and process.is_main))
         started, first_step = time.perf_counter(), step
         for batch in _batches(dataset, config, process, step, total, options.num_workers, device):
             phase = 1 if step < phase1 else 2
             losses = trainer.train_step(batch["image"], batch["mask"], phase)
             step += 1
-            history.append({"step": step, "phase": phase, **{f"loss_{k}": v for k, v in losses.items()}})
+            history.append({"step": step, "phase": phase,
+                            **{k if k.startswith("weighted_") else f"loss_{k}": v for k, v in losses.items()}})
             progress.update()
             progress.set_postfix(phase=phase, loss=f"{losses['total']:.4g}")
+            if options.validate_every and step % options.validate_every == 0 and process.is_main:
+                validate(step)
             if options.checkpoint_every and step % options.checkpoint_every == 0 and step < total:
                 save_state(step)
             if options.sample_every and step % options.sample_every == 0 and process.is_main:
@@ -615,12 +771,29 @@ def train(
         if step > first_step:
             seconds = time.perf_counter() - started
             log.info("%d steps in %.1f s (%.3f s/step)", step - first_step, seconds, seconds / (step - first_step))
+        if process.is_main:
+            validate(step)
         save_state(step)
         model_path = run_dir / FINAL_MODEL
         if process.is_main:
             save_model(model_path, trainer.generator, config.variant, config.image_size, params_hash, params, step)
             log.info("wrote %s", model_path)
         return model_path
+
+
+def _load_generator(trainer: Trainer, path: str | os.PathLike | None) -> None:
+    """Phase 2 alone: the generator weights of the phase-1 ``model.pt`` at ``path``."""
+    if path is None:
+        raise RwganError("init_generator: a phase-2 run needs the phase-1 model.pt to start from")
+    path = Path(path)
+    if not path.is_file():
+        raise RwganError(f"{path}: phase-1 model not found (expected from the phase-1 run)")
+    try:
+        payload = torch.load(path, map_location=trainer.device, weights_only=True)
+        trainer.generator.load_state_dict(payload["state_dict"])
+    except Exception as exc:  # unreadable file, or weights of another network
+        raise RwganError(f"{path}: not a phase-1 model of {trainer.variant.name} "
+                         f"({str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__})") from None
 
 
 def _fixed_samples(dataset: InpaintingDataset, count: int) -> dict[str, Tensor]:

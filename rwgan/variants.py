@@ -78,6 +78,26 @@ class Variant:
 
 
 SWITCHES = tuple(f.name for f in fields(Variant) if f.name != "name")
+#: The switches that shape phase 1 (Algorithm 1 with lambda3 = 0); variants equal in
+#: these share one phase-1 run.
+PHASE1_SWITCHES = ("model", "standard_conv", "lambda_correlation", "lambda_style", "correlation_on", "style_on")
+
+
+def phase2_runs(variant: Variant) -> bool:
+    """Whether ``variant`` trains a phase 2: the adversarial phase (or, without
+    discriminators, more reconstruction-only training), or PC's fine-tuning."""
+    return variant.model == "pconv" or variant.adversarial_phase
+
+
+def shared_phase1(variants: dict[str, Variant]) -> dict[str, str]:
+    """Each variant id -> the id of the phase-1 run it starts from: the first variant
+    (in ``variants``' order) with the same :data:`PHASE1_SWITCHES`.  With the paper's
+    table, full, no_adversarial (RED) and the five discriminator variants of Fig. 8 share
+    ``full``'s phase 1; standard_conv, no_correlation, same_network_losses and pconv each
+    have their own."""
+    first: dict[tuple, str] = {}
+    return {name: first.setdefault(tuple(getattr(v, k) for k in PHASE1_SWITCHES), name)
+            for name, v in variants.items()}
 
 
 def resolve_variant(name: str, table: dict, base: dict, where: str = "train") -> Variant:

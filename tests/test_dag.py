@@ -97,8 +97,9 @@ def test_one_variant_change_touches_only_its_training_job():
 def test_slurm_profile_gives_each_paper_job_its_resources():
     params = config.load("paper")
     jobs = snakemake_jobs("paper", "--profile", "profiles/slurm")
-    trains = [j for j in jobs.values() if j["rule"] == "train"]
-    assert len(trains) == len(dag.datasets(params)) * len(dag.train_mask_types(params)) * len(dag.variants(params))
+    trains = [j for j in jobs.values() if j["rule"] in ("pretrain", "train")]
+    runs = len(dag.phase1_groups(params)) + len(dag.phase2_variants(params))
+    assert len(trains) == len(dag.datasets(params)) * len(dag.train_mask_types(params)) * runs == 3 * 1 * 15
     spec = params["cluster"]["train"]
     for job in trains:
         assert job["resources"]["gpu"] == str(spec["gpus"])

@@ -111,20 +111,22 @@ def test_style_loss_rejects_unequal_layer_lists():
 
 # --- adversarial, eq. 6 -------------------------------------------------------------------
 
-def test_hole_label_map_is_aligned_corner_nearest_of_the_hole():
+def test_hole_label_map_is_tf1_nearest_without_aligned_corners():
+    """tf.image.resize_nearest_neighbor(mask_label, [h, w]) (align_corners=False): row i <- floor(i H / h)."""
     mask = torch.ones(1, 1, 8, 8)
-    hole_pixels = [(0, 0), (2, 5), (5, 2), (7, 7), (3, 3)]  # (3, 3) is never sampled
+    hole_pixels = [(0, 0), (2, 6), (6, 2), (7, 7), (3, 3)]  # (7, 7) and (3, 3) are never sampled
     for y, x in hole_pixels:
         mask[0, 0, y, x] = 0
-    labels = losses.hole_label_map(mask, 4)  # rows/cols sampled: round(i * 7 / 3) = 0, 2, 5, 7
+    labels = losses.hole_label_map(mask, 4)  # rows/cols sampled: floor(i * 8 / 4) = 0, 2, 4, 6
     expected = torch.zeros(1, 1, 4, 4)
-    expected[0, 0, 0, 0] = expected[0, 0, 1, 2] = expected[0, 0, 2, 1] = expected[0, 0, 3, 3] = 1
+    expected[0, 0, 0, 0] = expected[0, 0, 1, 3] = expected[0, 0, 3, 1] = 1
     torch.testing.assert_close(labels, expected)
-    # 256 -> 4 samples rows 0, 85, 170, 255; a non-square grid and a 1 x 1 grid.
+    # 256 -> 4 samples rows 0, 64, 128, 192 (aligned corners would take 0, 85, 170, 255).
     big = torch.ones(2, 1, 256, 256)
+    big[1, 0, 64, 192] = 0
     big[1, 0, 85, 255] = 0
     assert losses.hole_label_map(big, (4, 4))[1, 0].nonzero().tolist() == [[1, 3]]
-    assert losses.hole_label_map(big, (2, 4))[1].sum().item() == 0  # rows 0 and 255 only
+    assert losses.hole_label_map(big, (2, 4))[1, 0].nonzero().tolist() == []  # rows 0 and 128 only
     corner = torch.ones(2, 1, 256, 256)
     corner[1, 0, 0, 0] = 0
     assert losses.hole_label_map(corner, 1).flatten().tolist() == [0.0, 1.0]  # a 1 x 1 grid takes pixel (0, 0)

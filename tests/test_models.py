@@ -148,7 +148,61 @@ def test_discriminator_convs_are_spectrally_normalised():
         assert parametrize.is_parametrized(conv, "weight")
         (norm,) = conv.parametrizations.weight
         assert type(norm).__name__ == "_SpectralNorm" and norm.n_power_iterations == 1
-        assert conv.stride == (2, 2) and conv.kernel_size == (5, 5) and conv.padding == (2, 2)
+        assert conv.stride == (2, 2) and conv.kernel_size == (5, 5) and conv.padding == (0, 0)  # SAME pads by hand
+
+
+@pytest.mark.parametrize("size, before, after", [(256, 1, 2), (64, 1, 2), (2, 1, 2), (129, 2, 2), (5, 2, 2)])
+def test_tf_same_padding_puts_the_odd_pixel_after(size, before, after):
+    from rwgan.layers import tf_same_padding
+
+    assert tf_same_padding(size, 5, 2) == (before, after)
+    assert (size + before + after - 5) // 2 + 1 == -(-size // 2)  # TF's output size ceil(size / 2)
+
+
+def test_discriminator_matches_a_tf_same_conv_with_leaky_relu_after_every_layer():
+    """Layer by layer against a hand-made TF 'SAME' conv: pad (1, 2) on even sizes, (2, 2) on odd
+    ones, LeakyReLU 0.2 after the last conv too (the official L1 mode)."""
+    discriminator = region_wise_discriminator(seed=3).eval()
+    for size in (64, 100):  # even feature sizes only, and odd ones too (100 -> 50 -> 25 -> 13 -> 7 -> 4 -> 2)
+        image, mask = random_batch(size)
+        x = torch.cat([image * (1 - mask), mask], dim=1)
+        with torch.no_grad():
+            expected = x
+            for layer in discriminator.layers:
+                weight = layer.conv.weight  # the spectrally normalised kernel (eval: no power iteration)
+                pads = []
+                for extent in (expected.shape[-1], expected.shape[-2]):
+                    total = max((-(-extent // 2) - 1) * 2 + 5 - extent, 0)
+                    pads += [total // 2, total - total // 2]
+                expected = F.leaky_relu(F.conv2d(F.pad(expected, pads), weight, layer.conv.bias, stride=2), 0.2)
+            actual = discriminator(image, mask)
+        torch.testing.assert_close(actual, expected)
+        assert actual.shape[-2:] == (-(-size // 64),) * 2
+        assert (actual < 0).any()  # the last LeakyReLU lets negative scores through, scaled
+
+
+def test_patch_grid_is_4_at_256_2_at_128_and_1_at_64():
+    discriminator = region_wise_discriminator().eval()
+    with torch.no_grad():
+        for size, grid in ((256, 4), (128, 2), (96, 2), (64, 1)):
+            assert discriminator(*random_batch(size)).shape[-2:] == (grid, grid)
+
+
+@pytest.mark.parametrize("build", [lambda: region_wise_generator(seed=5), lambda: region_wise_discriminator(seed=5)])
+def test_convolutions_start_glorot_uniform_with_zero_bias(build):
+    """TF1's tf.layers.conv2d defaults: kernel ~ U(-l, l), l = sqrt(6 / (fan_in + fan_out)), bias 0."""
+    network = build()
+    convs = [m for m in network.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs
+    for conv in convs:
+        weight = conv.parametrizations.weight.original if parametrize.is_parametrized(conv, "weight") else conv.weight
+        out_channels, in_channels, kh, kw = weight.shape
+        limit = (6 / ((in_channels + out_channels) * kh * kw)) ** 0.5
+        assert torch.all(conv.bias == 0)
+        assert weight.abs().max() <= limit
+        if weight.numel() >= 2000:  # uniform: the largest draw comes close to the bound, the std is l / sqrt(3)
+            assert weight.abs().max() > 0.95 * limit
+            assert abs(weight.std().item() - limit / 3**0.5) < 0.05 * limit
 
 
 # --- region-wise convolution (eq. 1) -------------------------------------------------

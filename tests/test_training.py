@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from pipeline import config as pipeline_config
+from pipeline import dag as pipeline_dag
 from pipeline.train import plan_run
 from rwgan import assets, io
 from rwgan.data import InpaintingDataset
@@ -172,7 +173,12 @@ def test_phase1_step_updates_both_generator_stages_and_no_discriminator(params):
     trainer = Trainer(make_config(params))
     generator, discriminator = snapshot(trainer.generator), snapshot(trainer.discriminators[0])
     losses = trainer.train_step(*batch(), phase=1)
-    assert set(losses) == {"reconstruction", "correlation", "style", "total"}  # lambda3 = 0: no L_adv, no D loss
+    terms = {"reconstruction", "correlation", "style"}  # lambda3 = 0: no L_adv, no D loss
+    assert set(losses) == terms | {"total"} | {f"weighted_{t}" for t in terms}
+    variant = trainer.variant
+    assert losses["weighted_correlation"] == pytest.approx(variant.lambda_correlation * losses["correlation"])
+    assert losses["weighted_style"] == pytest.approx(variant.lambda_style * losses["style"])
+    assert losses["total"] == pytest.approx(sum(losses[f"weighted_{t}"] for t in terms), rel=1e-5)
     updated = changed(generator, trainer.generator)
     assert any(k.startswith("semantic.") for k in updated) and any(k.startswith("perceiving.") for k in updated)
     assert changed(discriminator, trainer.discriminators[0]) == set()
@@ -377,6 +383,75 @@ def assert_equal_state(a, b):
 
 
 @needs_vgg
+def test_phase1_then_phase2_from_its_model_equals_one_run_of_both(params, uninterrupted, tmp_path):
+    """The shared phase 1: a phase-2 run started from a phase-1 model.pt (weights only, fresh
+    optimisers and discriminators) ends with the weights of the uninterrupted two-phase run."""
+    reference_root, reference_model = uninterrupted
+    images = write_images(tmp_path / "images", count=6)
+    phase1 = train(make_config(params), dataset(images), tmp_path / "phase1", params_hash="h1", options=OPTIONS,
+                   phases=(1,))
+    assert [r["phase"] for r in read_csv(tmp_path / "phase1" / "losses.csv")] == ["1", "1"]
+    start = torch.load(phase1)["state_dict"]
+    final = train(make_config(params), dataset(images), tmp_path / "phase2", params_hash="h2", options=OPTIONS,
+                  phases=(2,), init_generator=phase1)
+    rows = read_csv(tmp_path / "phase2" / "losses.csv")
+    assert [(r["step"], r["phase"]) for r in rows] == [("3", "2"), ("4", "2")]  # continues the step count
+    assert rows == read_csv(reference_root / "run" / "losses.csv")[2:]
+    assert_equal_state(torch.load(final)["state_dict"], torch.load(reference_model)["state_dict"])
+    assert not all(torch.equal(start[k], v) for k, v in torch.load(final)["state_dict"].items())
+    with pytest.raises(RwganError, match="phase-1 model not found"):
+        train(make_config(params), dataset(images), tmp_path / "x", params_hash="h", options=OPTIONS,
+              phases=(2,), init_generator=tmp_path / "missing.pt")
+
+
+@needs_vgg
+def test_phase2_starts_with_a_fresh_generator_optimiser(params):
+    """The official phase 2 restores only the generator's weights: Adam's moments start afresh."""
+    trainer = Trainer(make_config(params))
+    image, mask = batch()
+    trainer.train_step(image, mask, phase=1)
+    trainer.train_step(image, mask, phase=1)
+    assert trainer.g_optimizer.state_dict()["state"][0]["step"] == 2
+    phase1_optimizer = trainer.g_optimizer
+    trainer.train_step(image, mask, phase=2)
+    assert trainer.g_optimizer is not phase1_optimizer
+    assert trainer.g_optimizer.state_dict()["state"][0]["step"] == 1
+    trainer.train_step(image, mask, phase=2)
+    assert trainer.g_optimizer.state_dict()["state"][0]["step"] == 2  # kept within the phase
+
+
+def test_red_is_the_shared_phase1_model_of_full(params):
+    """RED (no_adversarial) and the Fig. 8 variants share full's phase 1; RED has no phase 2."""
+    groups = pipeline_dag.resolved_variants(params)
+    from rwgan.variants import shared_phase1
+
+    shared = shared_phase1(groups)
+    assert {v for v, g in shared.items() if g == "full"} == {
+        "full", "no_adversarial", "no_d", "two_region_d", "gpnet_region_d", "standard_d", "standard_plus_region_d"}
+    assert all(shared[v] == v for v in ("standard_conv", "no_correlation", "same_network_losses", "pconv"))
+    red = pipeline_dag.variant_checkpoint(params, "embedded", "mixed", "no_adversarial")
+    assert red == pipeline_dag.phase1_checkpoint(params["profile"], "embedded", "mixed", "full")
+    jobs = pipeline_dag.jobs_of(params)
+    full_phase2 = [j for j in jobs if j.stage == "train" and j.key["variant"] == "full"][0]
+    assert red in full_phase2.deps and "--phase 2" in full_phase2.cmd
+    assert not [j for j in jobs if j.stage == "train" and j.key["variant"] == "no_adversarial"]
+    assert len([j for j in jobs if j.stage == "pretrain"]) == 5
+
+
+@needs_vgg
+def test_validation_scores_a_held_out_batch(params, tmp_path):
+    images = write_images(tmp_path / "images", count=6)
+    held_out = {"image": batch(seed=5)[0], "mask": batch(seed=5)[1]}
+    options = RunOptions(checkpoint_every=0, sample_every=0, validate_every=1, progress=False)
+    train(make_config(params, steps=(2, 0)), dataset(images), tmp_path / "run", params_hash="h", options=options,
+          phases=(1,), validation=held_out)
+    rows = read_csv(tmp_path / "run" / "validation.csv")
+    assert [r["step"] for r in rows] == ["0", "1", "2"]  # before training, then every step
+    assert all(0 < float(r["hole_l1"]) < 1 and float(r["psnr"]) > 0 and 0 <= float(r["lpips"]) < 1 for r in rows)
+    assert (tmp_path / "run" / "validation.png").is_file() and (tmp_path / "run" / "samples" / "val_step_2.png").is_file()
+
+
+@needs_vgg
 def test_changed_params_start_over(params, tmp_path, caplog):
     images = write_images(tmp_path / "images")
     config = make_config(params, "no_adversarial", steps=(2, 2))
@@ -410,13 +485,17 @@ def test_plan_of_the_smoke_profile(stage_params):
     plan = plan_run(stage_params, "embedded", "mixed", "full")
     assert plan.config.phase_steps == (2, 2)  # capped by max_steps_phase1/2 (2 steps per epoch of 5 images)
     assert plan.config.learning_rates == (1e-4, 1e-4) and plan.config.betas == (0.5, 0.9)
-    assert plan.run_dir == Path("work/smoke/runs/embedded/mixed/full")
+    assert plan.run_dir == Path("work/smoke/runs/embedded/mixed/phase1/full") and plan.phases == (1,)
     assert plan.params["variant"] == {} and plan.params["mask_type"] == "mixed"
+    assert plan.config.vgg_weights == "torchvision" and plan.config.vgg_feature_scale == 57.6
     pconv = plan_run(stage_params, "embedded", "mixed", "pconv").config
     assert pconv.learning_rates == (2e-4, 5e-5) and pconv.betas == (0.9, 0.999)
     assert plan_run(stage_params, "embedded", "mixed", "full").params_hash == plan.params_hash
-    stage_params["train"]["alpha"] = 0.001
+    stage_params["train"]["lambda_style"] = 0.5
     assert plan_run(stage_params, "embedded", "mixed", "full").params_hash != plan.params_hash
+    stage_params["train"]["lambda_style"] = 1e-3
+    stage_params["train"]["alpha"] = 0.001  # a phase-2 value: phase 1 is the same run
+    assert plan_run(stage_params, "embedded", "mixed", "full").params_hash == plan.params_hash
 
 
 def test_plan_steps_come_from_epochs_without_caps(stage_params):
@@ -474,5 +553,7 @@ def test_every_shipped_profile_and_variant_plans_cleanly(tmp_path, monkeypatch):
         write_images(Path(f"work/{profile}/data/{dataset_name}/train"), count=params["train"]["batch_size"],
                      size=params["image_size"])
         for name in params["train"]["variants"]:
-            plan = plan_run(params, dataset_name, "mixed", name)
-            assert plan.config.variant.name == name and plan.config.image_size == params["image_size"]
+            group = pipeline_dag.phase1_group(params, name)
+            if group == name:
+                plan = plan_run(params, dataset_name, "mixed", name, phase=1)
+                assert plan.config.variant.name == name and plan.config.image_size == params["image_size"]

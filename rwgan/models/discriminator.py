@@ -1,23 +1,49 @@
-"""Patch discriminators (paper Sec. III-D, eq. 6; SPEC.md "Region-wise discriminator").
+"""Patch discriminators (paper Sec. III-D, eq. 6; docs/model.md "Discriminator").
 
-Six 5x5 stride-2 convs with padding 2, widths 64, 128, 256, 256, 256, 256, spectral
-norm (one power iteration) on every conv, LeakyReLU 0.2 after all but the last
-(5,946,816 parameters).  The output is a raw patch map N x 256 x ceil(H/64) x ceil(W/64)
-(4 x 4 for a 256 input), compared by the losses with M' = 1 - M resized to that grid.
+Six 5x5 stride-2 convs, widths 64, 128, 256, 256, 256, 256, spectral norm (one power
+iteration) on every conv, each followed by LeakyReLU 0.2 (5,946,816 parameters), as the
+official code builds it (``inpaint_ops.dis_conv`` and ``RW_discriminator``):
+
+- padding is TensorFlow's ``'SAME'`` (:func:`rwgan.layers.tf_same_padding`): 1 pixel
+  before and 2 after on an even size, 2 and 2 on an odd one, so each layer's output has
+  ceil(size / 2) entries sampled on TF's grid;
+- the last conv is followed by LeakyReLU too: in the code's default adversarial mode
+  (the L1 patch-label loss of eq. 6 that :mod:`rwgan.losses` implements) the activation
+  is applied after every layer, the last included;
+- weights start Glorot-uniform with zero biases (TF1's defaults, :func:`rwgan.layers.glorot_init`).
+
+The output is a patch map N x 256 x ceil(H/64) x ceil(W/64) (4 x 4 for a 256 input,
+2 x 2 for 128, 1 x 1 for 64), compared by the losses with M' = 1 - M resized to that grid.
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from rwgan.layers import check_image_and_mask, seeded_init
+from rwgan.layers import check_image_and_mask, glorot_init, seeded_init, tf_same_padding
 
 WIDTHS = (64, 128, 256, 256, 256, 256)
+KERNEL_SIZE, STRIDE, NEGATIVE_SLOPE = 5, 2, 0.2
+
+
+class SameConv2d(nn.Module):
+    """A 5x5 stride-2 spectral-norm conv with TF's ``'SAME'`` padding, then LeakyReLU 0.2."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        conv = glorot_init(nn.Conv2d(in_channels, out_channels, KERNEL_SIZE, stride=STRIDE))
+        self.conv = spectral_norm(conv, n_power_iterations=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        top, bottom = tf_same_padding(x.shape[-2], KERNEL_SIZE, STRIDE)
+        left, right = tf_same_padding(x.shape[-1], KERNEL_SIZE, STRIDE)
+        return F.leaky_relu(self.conv(F.pad(x, (left, right, top, bottom))), NEGATIVE_SLOPE)
 
 
 class PatchDiscriminator(nn.Module):
-    """forward(image, mask) -> N x 256 x H/64 x W/64 patch scores.
+    """forward(image, mask) -> N x 256 x ceil(H/64) x ceil(W/64) patch scores.
 
     ``image``: N x 3 x H x W in [-1, 1]; ``mask`` M: N x 1 x H x W, 1 = known, 0 = hole.
     ``region_wise=True`` (the paper's D) sees concat(image * (1 - M), M): the hole
@@ -28,14 +54,8 @@ class PatchDiscriminator(nn.Module):
     def __init__(self, region_wise: bool = True):
         super().__init__()
         self.region_wise = region_wise
-        layers: list[nn.Module] = []
-        in_channels = 4
-        for index, width in enumerate(WIDTHS):
-            layers.append(spectral_norm(nn.Conv2d(in_channels, width, 5, stride=2, padding=2), n_power_iterations=1))
-            if index < len(WIDTHS) - 1:
-                layers.append(nn.LeakyReLU(0.2))
-            in_channels = width
-        self.layers = nn.Sequential(*layers)
+        widths = (4, *WIDTHS)
+        self.layers = nn.Sequential(*(SameConv2d(a, b) for a, b in zip(widths, widths[1:])))
 
     def forward(self, image: Tensor, mask: Tensor) -> Tensor:
         check_image_and_mask(image, mask)

@@ -22,7 +22,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from rwgan.layers import GeneratorConv, GeneratorUpConv, RegionWiseConv2d, check_image_and_mask, seeded_init
+from rwgan.layers import (
+    GeneratorConv,
+    GeneratorUpConv,
+    RegionWiseConv2d,
+    check_image_and_mask,
+    glorot_init,
+    seeded_init,
+)
 
 
 def composite(image: Tensor, prediction: Tensor, mask: Tensor) -> Tensor:
@@ -162,6 +169,7 @@ class RegionWiseGenerator(nn.Module):
 
 
 def region_wise_generator(standard_conv: bool = False, *, seed: int = 0) -> RegionWiseGenerator:
-    """Build the generator with initial weights drawn from ``seed`` (torch default init)."""
+    """Build the generator with initial weights drawn from ``seed``: Glorot-uniform
+    kernels and zero biases, the official code's TF1 defaults (:func:`glorot_init`)."""
     with seeded_init(seed):
-        return RegionWiseGenerator(standard_conv=standard_conv)
+        return glorot_init(RegionWiseGenerator(standard_conv=standard_conv))
