@@ -229,12 +229,17 @@ def sweep_jobs(spec: dict, datasets: list[str], results, display, workdir: Path)
     return jobs
 
 
-def object_removal_job(spec: dict, params: dict) -> FigureJob:
+def _in_workdir(workdir: Path, path: str) -> Path:
+    """A DAG path ``work/<profile>/...`` (:mod:`pipeline.dag`) inside ``workdir`` instead."""
+    return workdir.joinpath(*Path(path).parts[2:])
+
+
+def object_removal_job(spec: dict, params: dict, workdir: Path) -> FigureJob:
     """Fig. 11: the checkpoint named in ``report.object_removal`` on the listed user images and masks."""
     where = "report.object_removal"
     run = _get(spec, "checkpoint", dict, where)
     parts = [_get(run, key, str, f"{where}.checkpoint") for key in ("dataset", "mask_type", "variant")]
-    checkpoint = Path(dag.variant_checkpoint(params, *parts))
+    checkpoint = _in_workdir(workdir, dag.variant_checkpoint(params, *parts))
     items = [
         (Path(_get(item, "image", str, f"{where}.items[]")), Path(_get(item, "mask", str, f"{where}.items[]")))
         for item in _get(spec, "items", list, where)
@@ -267,25 +272,25 @@ def curve_jobs(spec: dict, datasets: list[str], bins: list[str], results, paper,
     return jobs
 
 
-def training_runs(params: dict, dataset: str, display) -> dict[str, list[Path]]:
+def training_runs(params: dict, dataset: str, display, workdir: Path) -> dict[str, list[Path]]:
     """Label -> the run folders of each trained model of ``dataset`` (mask type ``mixed`` or the
     first trained): a shared phase-1 run alone, or a phase-1 run and the phase 2 that followed it."""
     profile, mask_type = params["profile"], dag.train_mask_types(params)[0]
-    runs = {f"phase 1 of {display.method(g)}": [Path(dag.phase1_dir(profile, dataset, mask_type, g))]
+    runs = {f"phase 1 of {display.method(g)}": [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, g))]
             for g in dag.phase1_groups(params, dataset)}
     for variant in dag.phase2_variants(params, dataset):
-        runs[display.method(variant)] = [Path(dag.phase1_dir(profile, dataset, mask_type,
-                                                             dag.phase1_group(params, variant))),
-                                         Path(dag.run_dir(profile, dataset, mask_type, variant))]
+        group = dag.phase1_group(params, variant)
+        runs[display.method(variant)] = [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, group)),
+                                         _in_workdir(workdir, dag.run_dir(profile, dataset, mask_type, variant))]
     return runs
 
 
-def training_jobs(params: dict, display) -> list[FigureJob]:
+def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
     """Per dataset: the held-out validation curves of every run (phase 2 drawn after its
     phase 1), and a table of each run's weighted loss-term shares and validation."""
     jobs = []
     for dataset in dag.datasets(params):
-        runs = training_runs(params, dataset, display)
+        runs = training_runs(params, dataset, display, workdir)
         name = display.dataset(dataset)
         title = f"Training: held-out validation, {name}"
         absent = [str(r[-1]) for r in runs.values() if not (r[-1] / "validation.csv").is_file()]
@@ -312,10 +317,10 @@ def figure_jobs(params: dict, results: tables.Results, paper, display, workdir: 
     return [
         *comparison_jobs(specs, datasets, results, display, workdir),
         *sweep_jobs(_get(specs, "sweep", dict, "report.figures"), datasets, results, display, workdir),
-        object_removal_job(_get(report, "object_removal", dict), params),
+        object_removal_job(_get(report, "object_removal", dict), params, workdir),
         *curve_jobs(_get(specs, "curves", dict, "report.figures"), datasets, _get(report, "bins", list), results,
                     paper, display),
-        *training_jobs(params, display),
+        *training_jobs(params, display, workdir),
     ]
 
 

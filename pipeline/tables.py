@@ -55,6 +55,10 @@ CELL_NOTE = (
     f"Each cell: ours (paper). '{MISSING}': evaluated, metric missing; '{NOT_RUN}': not evaluated here; "
     f"'{NO_PAPER_VALUE}': no value in the paper; '({REPORTED_IN_PAPER})': the paper's run of released weights."
 )
+#: Which model RED is (issue 10): the paper's "trained without adversarial loss, namely RED"
+#: (Sec. IV-C, Fig. 7) is Algorithm 1's first phase, lambda3 = 0 for 20 epochs.
+RED_NOTE = ("RED (w/o L_a) is the model after phase 1 (lambda3 = 0: the paper's first 20 epochs), the same "
+            "run that Ours continues with L_a for 9 more epochs.")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -378,7 +382,7 @@ def comparison_table(
 
     return _metric_table(
         number, mask_type, f"{mask_type.capitalize()} missing areas, by hole-area bin",
-        (CELL_NOTE, f"Paper: Ma et al. 2022, Table {number}."),
+        (CELL_NOTE, RED_NOTE, f"Paper: Ma et al. 2022, Table {number}."),
         columns, layout, display, results, ours, theirs,
     )
 
@@ -416,6 +420,7 @@ def ablation_table(
 
     notes = (
         CELL_NOTE,
+        RED_NOTE,
         f"Paper: Ma et al. 2022, Table III ({display.dataset(paper_dataset)}; its PSNR rows are unreadable "
         "in the source text and show as n/a).",
     )

@@ -104,6 +104,21 @@ def read_image(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
     return array
 
 
+def mask_hole(grey: np.ndarray, name: str, allow_full: bool = False) -> np.ndarray:
+    """The hole (True = white) of an 8-bit grey mask that must be binary (only 0 and 255)
+    and hold a hole pixel and, unless ``allow_full``, a known one; errors name ``name``."""
+    values = np.unique(grey)
+    if not np.all(np.isin(values, (0, 255))):
+        shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
+        raise RwganError(f"{name}: mask is not binary (expected only 0 and 255, found {shown})")
+    hole = grey == 255
+    if not hole.any():
+        raise RwganError(f"{name}: mask has no hole (expected white = hole, found an all-black mask)")
+    if hole.all() and not allow_full:
+        raise RwganError(f"{name}: mask is all hole (expected some black = known pixels)")
+    return hole
+
+
 def read_mask(
     path: str | os.PathLike, size: int | tuple[int, int] | None = None, allow_full: bool = False
 ) -> np.ndarray:
@@ -117,16 +132,7 @@ def read_mask(
     image = _open_image(path)
     grey = np.asarray(image.convert("L"))
     _check_size(path, grey.shape, size)
-    values = np.unique(grey)
-    if not np.all(np.isin(values, (0, 255))):
-        shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
-        raise RwganError(f"{path}: mask is not binary (expected only 0 and 255, found {shown})")
-    hole = grey == 255
-    if not hole.any():
-        raise RwganError(f"{path}: mask has no hole (expected white = hole, found an all-black mask)")
-    if hole.all() and not allow_full:
-        raise RwganError(f"{path}: mask is all hole (expected some black = known pixels)")
-    return hole
+    return mask_hole(grey, str(path), allow_full)
 
 
 def _check_size(path: Path, shape: tuple[int, int], size) -> None:

@@ -65,7 +65,7 @@ import io as _bytes_io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -289,16 +289,7 @@ def read_hole(source: Source, shape: tuple[int, int] | None = None, name: str | 
             hint = " (the photo is turned upright by its EXIF orientation: draw the mask on the upright photo)"
         raise RwganError(f"{name}: mask is {grey.shape[1]}x{grey.shape[0]} but {image_name} is "
                          f"{shape[1]}x{shape[0]} (expected the same size){hint}")
-    values = np.unique(grey)
-    if not np.all(np.isin(values, (0, 255))):
-        shown = ", ".join(str(v) for v in values[:6]) + (", ..." if len(values) > 6 else "")
-        raise RwganError(f"{name}: mask is not binary (expected only 0 and 255, found {shown})")
-    hole = grey == 255
-    if not hole.any():
-        raise RwganError(f"{name}: mask has no hole (expected white = hole, found an all-black mask)")
-    if hole.all():
-        raise RwganError(f"{name}: mask is all hole (expected some black = known pixels)")
-    return hole
+    return io.mask_hole(grey, name)
 
 
 def read_pair(image: Source, mask: Source, image_name: str | None = None, mask_name: str | None = None,

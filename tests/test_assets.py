@@ -260,3 +260,107 @@ def test_fid_extractor_uint8_path_is_torch_fidelity_preprocessing(fid_extractor)
         by_hand = inception_pool3(fid_extractor, (resized - 128) / 128)
     assert features.shape == (1, 2048)
     torch.testing.assert_close(features, by_hand, rtol=0, atol=1e-5)
+
+
+# --- the official code's Caffe VGG16 (issue 10) ----------------------------------------------
+def _synthetic_caffe_kernels(seed: int = 0) -> dict[str, list[np.ndarray]]:
+    """tensorflow-vgg's vgg16.npy layout: {conv1_1: [kernel (3, 3, in, out), bias (out,)], ...} (+ fc layers)."""
+    rng = np.random.default_rng(seed)
+    widths = [3, 64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+    layers = {name: [rng.normal(0, 0.05, (3, 3, a, b)).astype(np.float32), rng.normal(0, 0.1, b).astype(np.float32)]
+              for name, a, b in zip(assets.CAFFE_CONV_NAMES, widths, widths[1:])}
+    layers["fc8"] = [np.zeros((4, 2), np.float32), np.zeros(2, np.float32)]
+    return layers
+
+
+def test_caffe_vgg16_npy_converts_to_torchvision_layout(tmp_path, monkeypatch):
+    layers = _synthetic_caffe_kernels()
+    np.save(tmp_path / "vgg16.npy", layers, allow_pickle=True)
+    state = assets.convert_caffe_vgg16(tmp_path / "vgg16.npy")
+    for index, name in zip(assets.VGG16_CONV_INDICES, assets.CAFFE_CONV_NAMES):
+        kernel, bias = layers[name]
+        # TF kernel [kh, kw, in, out] -> torch [out, in, kh, kw]; tap (i, j) of input c to output o is unchanged
+        assert state[f"{index}.weight"][5, 1, 2, 0].item() == kernel[2, 0, 1, 5]
+        assert torch.equal(state[f"{index}.bias"], torch.from_numpy(bias))
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path / "cache"))
+    cached = assets.import_caffe_vgg16(tmp_path / "vgg16.npy")
+    manifest = json.loads((tmp_path / "cache" / assets.MANIFEST_FILE).read_text())
+    assert manifest[assets.CAFFE_VGG16_FILE] == assets.sha256_file(cached)
+    assert manifest[f"{assets.CAFFE_VGG16_FILE}.source"]["sha256"] == assets.sha256_file(tmp_path / "vgg16.npy")
+
+
+def test_caffe_vgg_features_take_bgr_0_255_minus_the_mean(tmp_path, monkeypatch):
+    """As tensorflow-vgg's vgg16.py, which the official code uses: rgb * 255 -> BGR - VGG_MEAN, no std."""
+    np.save(tmp_path / "vgg16.npy", _synthetic_caffe_kernels(1), allow_pickle=True)
+    monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path))
+    assets.import_caffe_vgg16(tmp_path / "vgg16.npy")
+    vgg = assets.VGGFeatures(("pool1", "pool2"), resize=None, weights="caffe")
+    image = pattern_image()
+    rgb255 = (image + 1) * 127.5
+    bgr = rgb255.flip(1) - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = assets.vgg16_caffe_features()[:10](bgr)
+        torch.testing.assert_close(vgg(image)["pool2"], expected, rtol=1e-5, atol=1e-4)
+
+
+def test_caffe_vgg16_h5_is_checked_against_keras_md5(tmp_path):
+    h5py = pytest.importorskip("h5py")
+    layers = _synthetic_caffe_kernels()
+    path = tmp_path / "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    with h5py.File(path, "w") as file:
+        for name in assets.CAFFE_CONV_NAMES:
+            group = file.create_group(f"block{name[4]}_conv{name[6]}")
+            group.create_dataset(f"block{name[4]}_conv{name[6]}_W_1:0", data=layers[name][0])
+            group.create_dataset(f"block{name[4]}_conv{name[6]}_b_1:0", data=layers[name][1])
+    with pytest.raises(RwganError, match="expected Keras' 6d6bbae143d832006294945121d1f1fc"):
+        assets.convert_caffe_vgg16(path)
+    # The same layout with the published digest stubbed in converts like the npy file.
+    original = assets.KERAS_VGG16_NOTOP_MD5
+    try:
+        assets.KERAS_VGG16_NOTOP_MD5 = hashlib.md5(path.read_bytes()).hexdigest()
+        state = assets.convert_caffe_vgg16(path)
+    finally:
+        assets.KERAS_VGG16_NOTOP_MD5 = original
+    np.save(tmp_path / "vgg16.npy", layers, allow_pickle=True)
+    reference = assets.convert_caffe_vgg16(tmp_path / "vgg16.npy")
+    assert all(torch.equal(state[k], reference[k]) for k in reference)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("missing", "no such file; get tensorflow-vgg's vgg16.npy"),
+    ("garbage", "not a tensorflow-vgg vgg16.npy"),
+    ("no_conv5_3", "missing VGG16 layers conv5_3"),
+    ("wrong_shape", r"conv1_1 has kernel \(3, 3, 4, 64\)"),
+])
+def test_bad_caffe_files_are_named(tmp_path, bad, message):
+    path = tmp_path / "vgg16.npy"
+    layers = _synthetic_caffe_kernels()
+    if bad == "garbage":
+        path.write_bytes(b"not numpy")
+    elif bad == "no_conv5_3":
+        del layers["conv5_3"]
+        np.save(path, layers, allow_pickle=True)
+    elif bad == "wrong_shape":
+        layers["conv1_1"][0] = np.zeros((3, 3, 4, 64), np.float32)
+        np.save(path, layers, allow_pickle=True)
+    with pytest.raises(RwganError, match=message):
+        assets.convert_caffe_vgg16(path)
+
+
+def test_feature_scale_multiplies_features_and_each_gram_term_by_its_square(weights):
+    """The torchvision calibration: features x k, so L_c and L_s (quadratic in features) x k^2."""
+    from rwgan.losses import correlation_loss, style_loss
+
+    k = assets.CAFFE_INPUT_SCALE
+    assert k == pytest.approx(255 * (0.229 + 0.224 + 0.225) / 3)  # 57.63
+    plain = assets.VGGFeatures(resize=None)
+    scaled = assets.VGGFeatures(resize=None, feature_scale=k)
+    a, b = pattern_image(), pattern_image().flip(-1)
+    with torch.no_grad():
+        fa, fb, sa, sb = plain(a), plain(b), scaled(a), scaled(b)
+        torch.testing.assert_close(sa["pool2"], fa["pool2"] * k)
+        names = ("pool1", "pool2", "pool3")
+        assert correlation_loss(sa["pool2"], sb["pool2"]).item() == pytest.approx(
+            k**2 * correlation_loss(fa["pool2"], fb["pool2"]).item(), rel=1e-4)
+        assert style_loss([sa[n] for n in names], [sb[n] for n in names]).item() == pytest.approx(
+            k**2 * style_loss([fa[n] for n in names], [fb[n] for n in names]).item(), rel=1e-4)

@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from pipeline import config
 from pipeline import evaluate as stage
 from pipeline.cli_common import write_csv
 from pipeline.masks import write_mask
@@ -28,7 +29,7 @@ from rwgan.evaluation import (
 from rwgan.inference import save_model
 from rwgan.metrics import pixel_metrics
 from rwgan.models import region_wise_generator
-from rwgan.variants import DiscriminatorSpec, Variant
+from rwgan.variants import SWITCHES, DiscriminatorSpec, Variant
 
 SIZE = 64
 BINS = ("10-20%", "30-40%")
@@ -71,7 +72,8 @@ def workspace(tmp_path, monkeypatch):
             "image_size": SIZE,
             "datasets": [DATASET],
             **{section: {} for section in ("data", "masks", "model", "report", "cluster")},
-            "train": {"mask_types": ["mixed"], "variants": {"full": {}}},
+            "train": {"mask_types": ["mixed"], "variants": {"full": {}},
+                      **{k: v for k, v in config.read_params_file()["defaults"]["train"].items() if k in SWITCHES}},
             "evaluate": {
                 "methods": ["telea"],
                 "sets": ["contiguous"],
@@ -338,7 +340,7 @@ def test_unknown_method_lists_the_known_ones(workspace):
 
 def test_missing_checkpoint_names_the_file_and_the_command(workspace):
     _fails(r"work/t/runs/toy/mixed/full/model.pt: checkpoint not found \(expected from "
-           r"`python -m pipeline.train --profile t --dataset toy --mask-type mixed --variant full`\)", "ic1")
+           r"`python -m pipeline.train --profile t --dataset toy --mask-type mixed --variant full --phase 2`\)", "ic1")
 
 
 def test_missing_inputs_name_the_folder_and_the_stage(workspace):

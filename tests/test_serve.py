@@ -10,7 +10,6 @@ import http.client
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -22,22 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from rwgan.inference import build_generator, load_inpainter, save_model
+from rwgan.inference import load_inpainter
 from rwgan.serve import make_server
-from rwgan.variants import DiscriminatorSpec, Variant
 
 SIZE = 32
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    variant = Variant(name="full", model="region_wise", standard_conv=False, lambda_correlation=1e-5,
-                      lambda_style=1e-3, lambda_adversarial=1.0, correlation_on="coarse", style_on="refined",
-                      adversarial_phase=True, discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),))
-    path = tmp_path_factory.mktemp("ckpt") / "model.pt"
-    save_model(path, build_generator(variant, seed=1), variant, SIZE, params_hash="x", params={}, step=1)
-    return path
 
 
 @pytest.fixture(scope="module")
