@@ -457,7 +457,7 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        self.set_phase(state["phase"] or 1)
+        self.set_phase(state.get("phase") or 1)
         self.generator.load_state_dict(state["generator"])
         for discriminator, saved in zip(self.discriminators, state["discriminators"], strict=True):
             discriminator.load_state_dict(saved)
