@@ -35,7 +35,8 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.nd
     """Fill ``hole`` in ``image`` with a classical method; the composite, uint8 (H, W, 3).
 
     Args:
-        image: uint8 RGB (H, W, 3); the values under the hole are ignored.
+        image: uint8 RGB (H, W, 3); the values under the hole are ignored (painted white
+            before the method runs).
         hole: bool (H, W), ``True`` = hole (the :func:`rwgan.io.read_mask` convention);
             at least one pixel must be known.
         method: one of the keys of :data:`CLASSICAL_METHODS`.
@@ -52,9 +53,14 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.nd
         raise RwganError("hole: covers the whole image (expected some known pixels to fill from)")
     if not hole.any():
         return image.copy()
+    # OpenCV's fast marching and Navier-Stokes read pixels under the mask near its border
+    # (measured: on 64 px faces up to 30 grey levels of difference), so the hole is painted
+    # white first, as in the masked inputs the paper shows: no method may see the ground
+    # truth it is scored against.
+    source = np.where(hole[..., None], np.uint8(255), image)
     if method == "biharmonic":
-        filled = inpaint_biharmonic(image, hole, channel_axis=-1)  # float64 on [0, 1]
+        filled = inpaint_biharmonic(source, hole, channel_axis=-1)  # float64 on [0, 1]
         filled = np.clip(np.rint(filled * 255), 0, 255).astype(np.uint8)
     else:
-        filled = cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, _OPENCV_FLAGS[method])
+        filled = cv2.inpaint(source, hole.astype(np.uint8), INPAINT_RADIUS, _OPENCV_FLAGS[method])
     return np.where(hole[..., None], filled, image)
