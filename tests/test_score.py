@@ -255,3 +255,12 @@ def test_a_changed_export_and_a_used_folder_are_refused(tree, tmp_path):
         read_export(export)
     with open(tree["export"] / "manifest.csv", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 12
+
+
+def test_the_command_prints_one_line_and_exits_2(tree, scored, capsys):
+    outputs, out = scored
+    (outputs / "contiguous-10-20-00000.png").unlink()
+    capsys.readouterr()
+    assert cli(["score", "--export", str(tree["export"]), "--outputs", str(outputs), "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and error.count("\n") == 1 and "pair contiguous-10-20-00000" in error
