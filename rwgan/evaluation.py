@@ -13,9 +13,10 @@ An evaluation runs in four steps, each usable on its own:
    final composite ``I_c = I_g * M + I_p * (1 - M)`` as a uint8 PNG under
    ``composites/<set>/<bin>/<mask stem>.png`` (:func:`composite_path`);
 2. :func:`score_composites` reads those PNGs back and scores them against the ground
-   truth: per image l1, l2, PSNR, SSIM, LPIPS; per bin FID and KID (Inception pool3
-   over the bin's composites against the bin's ground-truth images).  Scores can thus
-   be recomputed from the saved files without the models;
+   truth: per image l1, l2, PSNR, SSIM, LPIPS under a metric protocol
+   (:data:`rwgan.metrics.PROTOCOLS`: rwgan's, or the paper's, EdgeConnect's); per bin FID
+   and KID (Inception pool3 over the bin's composites against the bin's ground-truth
+   images).  Scores can thus be recomputed from the saved files without the models;
 3. :func:`summarize` turns both into the long-form table the report stage reads
    (:data:`SUMMARY_COLUMNS`); a metric that was not computed has no row, never a 0;
 4. :func:`time_inference` measures Table IV's test time per image.
