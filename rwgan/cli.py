@@ -5,6 +5,8 @@
     rwgan serve --checkpoint model.pt [--host 127.0.0.1] [--port 8000]
     rwgan fetch-weights [--cache-dir DIR]
     rwgan import-official --checkpoint places2.ckpt-6666 --dataset places2 --mask-type contiguous --out model.pt
+    rwgan export-testset --masks work/paper/masks --images work/paper/data/celebahq/test --dataset celebahq --out testset/
+    rwgan score --export testset/ --outputs my_method/ --out scores/ [--composite]
 
 Mask files are white = hole (the object to remove), black = keep. Errors print one
 line, ``error: <what is wrong>``, and exit with status 2; no partial output is left.
@@ -54,6 +56,27 @@ def _import_official(args: argparse.Namespace) -> int:
           f"{result.skipped} optimizer tensors skipped)")
     if result.discriminator is not None:
         print(f"wrote {result.discriminator} (the region-wise discriminator)")
+    return 0
+
+
+def _export_testset(args: argparse.Namespace) -> int:
+    from rwgan.external import export_testset
+
+    count = export_testset(args.masks, args.images, args.sets, args.out, dataset=args.dataset)
+    print(f"wrote {count} pairs of {', '.join(args.sets)} to {args.out} (manifest.csv lists them)")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from rwgan.evaluation import METRICS
+    from rwgan.external import Scoring, score_outputs
+
+    if args.composite:
+        print("compositing: the known pixels of every output are replaced by the ground truth's (--composite)")
+    scoring = Scoring(metrics=args.metrics or METRICS, batch_size=args.batch_size,
+                      kid_subset_size=args.kid_subset_size, device=args.device)
+    summary = score_outputs(args.export, args.outputs, args.out, args.method, args.composite, scoring)
+    print(f"wrote {args.out}/per_image.csv and summary.csv ({len(summary)} rows, protocols rwgan and edgeconnect)")
     return 0
 
 
@@ -110,6 +133,32 @@ def build_parser() -> argparse.ArgumentParser:
                                "(default: <out stem>.discriminator.pt beside --out)")
     official.add_argument("--no-verify", action="store_true", help="skip the tensors' crc32c checks")
     official.set_defaults(run=_import_official)
+
+    export = commands.add_parser("export-testset",
+                                 help="write the fixed test pairs (image, mask, masked input, ground truth) for any method")
+    export.add_argument("--masks", required=True, help="the masks folder, work/<profile>/masks")
+    export.add_argument("--images", required=True, help="the prepared test images, work/<profile>/data/<dataset>/test")
+    export.add_argument("--dataset", required=True, help="the dataset's name, written into the scores")
+    export.add_argument("--sets", nargs="+", default=["contiguous", "discontiguous"],
+                        help="mask sets to export (default: contiguous discontiguous, Tables I-III)")
+    export.add_argument("--out", required=True, help="a new or empty folder")
+    export.set_defaults(run=_export_testset)
+
+    score = commands.add_parser("score", help="check and score a method's outputs of an exported test set")
+    score.add_argument("--export", required=True, help="a folder written by export-testset")
+    score.add_argument("--outputs", required=True, help="the method's results, one <pair id>.png per pair")
+    score.add_argument("--out", required=True, help="where per_image.csv, summary.csv and score.json go")
+    score.add_argument("--method", help="the method's name in summary.csv (default: the outputs folder's name)")
+    score.add_argument("--composite", action="store_true",
+                       help="paste the ground truth's known pixels over each output instead of refusing changed ones")
+    score.add_argument("--metrics", nargs="+",
+                       help="some of L1 L2 PSNR SSIM LPIPS FID KID (default: all; LPIPS, FID and KID need "
+                            "`rwgan fetch-weights`)")
+    score.add_argument("--kid-subset-size", type=int,
+                       help="KID's subset size, as evaluate.kid_subset_size (default: min(1000, images in the bin))")
+    score.add_argument("--batch-size", type=int, default=16, help="images scored at once (default 16)")
+    score.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    score.set_defaults(run=_score)
     return parser
 
 

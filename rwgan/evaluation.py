@@ -13,9 +13,10 @@ An evaluation runs in four steps, each usable on its own:
    final composite ``I_c = I_g * M + I_p * (1 - M)`` as a uint8 PNG under
    ``composites/<set>/<bin>/<mask stem>.png`` (:func:`composite_path`);
 2. :func:`score_composites` reads those PNGs back and scores them against the ground
-   truth: per image l1, l2, PSNR, SSIM, LPIPS; per bin FID and KID (Inception pool3
-   over the bin's composites against the bin's ground-truth images).  Scores can thus
-   be recomputed from the saved files without the models;
+   truth: per image l1, l2, PSNR, SSIM, LPIPS under a metric protocol
+   (:data:`rwgan.metrics.PROTOCOLS`: rwgan's, or the paper's, EdgeConnect's); per bin FID
+   and KID (Inception pool3 over the bin's composites against the bin's ground-truth
+   images).  Scores can thus be recomputed from the saved files without the models;
 3. :func:`summarize` turns both into the long-form table the report stage reads
    (:data:`SUMMARY_COLUMNS`); a metric that was not computed has no row, never a 0;
 4. :func:`time_inference` measures Table IV's test time per image.
@@ -43,7 +44,7 @@ from rwgan import io
 from rwgan.classical import inpaint_classical
 from rwgan.errors import RwganError
 from rwgan.masks import mask_bins
-from rwgan.metrics import KID_SUBSETS, LPIPS, fid_kid_from_features, inception_features, pixel_metrics
+from rwgan.metrics import KID_SUBSETS, LPIPS, fid_kid_from_features, inception_features, protocol_metrics
 
 #: A method: uint8 images (N, H, W, 3) and bool holes (N, H, W), True = hole ->
 #: uint8 composites (N, H, W, 3) whose known pixels equal the input's.
@@ -58,8 +59,8 @@ PER_IMAGE_COLUMNS = ("set", "bin", "mask", "image") + PER_IMAGE_METRICS
 PER_BIN_COLUMNS = ("set", "bin", "FID", "KID", "n")
 SUMMARY_COLUMNS = ("dataset", "method", "mask_type", "bin", "metric", "value", "n")
 
-# Summary metric name, per-image column and scale: l1 and l2 are reported x1e-3 (Tables I-III).
-_MEANS = (("L1e-3", "L1", 1e3), ("L2e-3", "L2", 1e3), ("PSNR", "PSNR", 1.0), ("SSIM", "SSIM", 1.0), ("LPIPS", "LPIPS", 1.0))
+#: Summary metric name, per-image column and scale: l1 and l2 are reported x1e-3 (Tables I-III).
+MEANS = (("L1e-3", "L1", 1e3), ("L2e-3", "L2", 1e3), ("PSNR", "PSNR", 1.0), ("SSIM", "SSIM", 1.0), ("LPIPS", "LPIPS", 1.0))
 KID_SEED = 0  # KID's random subsets are drawn from this seed, so scores are reproducible
 
 
@@ -194,12 +195,18 @@ def score_composites(
     kid_subset_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    protocol: str = "rwgan",
+    locate: Callable[[Pair], Path] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the saved composites of ``pairs`` against their ground-truth images.
 
-    ``metrics`` is a subset of :data:`METRICS`.  Returns ``(per_image, per_bin)``:
-    ``per_image`` has :data:`PER_IMAGE_COLUMNS` (``mask`` and ``image`` are file names;
-    l1 and l2 raw on [0, 1]; see :func:`rwgan.metrics.pixel_metrics`), ``per_bin`` has
+    The composite of a pair is read from ``locate(pair)``, by default
+    :func:`composite_path` under ``composites_dir``.  ``metrics`` is a subset of
+    :data:`METRICS`; the per-image ones are computed under the metric ``protocol``
+    (:func:`rwgan.metrics.protocol_metrics`: ``"rwgan"``, or ``"edgeconnect"``, the paper's,
+    which has no LPIPS: its LPIPS is NaN).  FID and KID do not depend on the protocol.
+    Returns ``(per_image, per_bin)``: ``per_image`` has :data:`PER_IMAGE_COLUMNS` (``mask``
+    and ``image`` are file names; l1 and l2 raw, see the protocol's function), ``per_bin`` has
     :data:`PER_BIN_COLUMNS` with FID and the KID mean over the bin's ``n`` images
     (:func:`rwgan.metrics.fid_kid_from_features`; subsets of ``kid_subset_size``, None:
     min(1000, n)).  A metric not requested, or not computable (FID of a bin with fewer
@@ -209,7 +216,8 @@ def score_composites(
     unknown = [name for name in metrics if name not in METRICS]
     if unknown:
         raise RwganError(f"metrics: unknown {', '.join(map(repr, unknown))} (expected some of {', '.join(METRICS)})")
-    lpips = LPIPS().to(device) if "LPIPS" in metrics else None
+    locate = locate or (lambda pair: composite_path(composites_dir, pair))
+    lpips = LPIPS().to(device) if "LPIPS" in metrics and protocol == "rwgan" else None
     extractor = None
     if any(name in metrics for name in PER_BIN_METRICS):
         from rwgan.assets import fid_feature_extractor
@@ -224,13 +232,14 @@ def score_composites(
         for (set_name, bin_label), group in groups.items():
             composite_features = []
             for batch in _chunks(group, batch_size):
-                composites = np.stack([io.read_image(composite_path(composites_dir, pair), image_size) for pair in batch])
+                composites = np.stack([io.read_image(locate(pair), image_size) for pair in batch])
                 truths = np.stack([io.read_image(pair.image, image_size) for pair in batch])
-                values = pixel_metrics(composites, truths, lpips=lpips, batch_size=batch_size, device=device)
+                values = protocol_metrics(protocol, composites, truths, lpips=lpips, batch_size=batch_size, device=device)
                 for index, pair in enumerate(batch):
                     row = {"set": set_name, "bin": bin_label, "mask": pair.mask.name, "image": pair.image.name}
                     for name in PER_IMAGE_METRICS:
-                        row[name] = float(values[name.lower()][index]) if name in metrics else math.nan
+                        computed = name in metrics and name.lower() in values
+                        row[name] = float(values[name.lower()][index]) if computed else math.nan
                     rows.append(row)
                 if extractor is not None:
                     composite_features.append(inception_features(composites, extractor, batch_size, device))
@@ -265,7 +274,7 @@ def summarize(per_image: pd.DataFrame, per_bin: pd.DataFrame, dataset: str, meth
     rows = []
     for entry in per_bin.itertuples(index=False):
         in_bin = per_image[(per_image["set"] == entry.set) & (per_image["bin"] == entry.bin)]
-        values = [(name, in_bin[column].dropna(), scale) for name, column, scale in _MEANS]
+        values = [(name, in_bin[column].dropna(), scale) for name, column, scale in MEANS]
         measured = [(name, float(v.mean()) * scale, len(v)) for name, v, scale in values if len(v)]
         measured += [(name, float(getattr(entry, name)), int(entry.n)) for name in PER_BIN_METRICS]
         rows += [

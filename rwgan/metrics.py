@@ -11,6 +11,10 @@ or tensors of shape (N, H, W, 3), RGB, 0..255.
   ``peak_signal_noise_ratio(data_range=255)`` and ``structural_similarity(
   channel_axis=-1, gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
   data_range=255)`` (Wang et al. 2004).
+- :func:`edgeconnect_metrics`: the same four numbers under the protocol the paper says it
+  follows (Sec. IV-A: EdgeConnect's ``scripts/metrics.py``), on grayscale;
+  :func:`protocol_metrics` returns either protocol's per-image values by name
+  (:data:`PROTOCOLS`).
 - :class:`LPIPS`: the learned perceptual distance (Zhang et al. 2018), VGG16, v0.1.
 - :func:`inception_features`, :func:`fid_kid_from_features`, :func:`fid_and_kid`:
   FID and KID over sets of images with torch-fidelity's Inception (pool3, 2048-d)
@@ -23,6 +27,8 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+from scipy import ndimage
+from skimage.color import rgb2gray
 from torch import nn
 
 from rwgan.errors import RwganError
@@ -35,6 +41,15 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 # magnitudes <= 127.5^2 instead of 255^2, which keeps float32 within 2e-5 of scikit-image's float64
 # even on flat images with +-1 noise, the worst case (measured 1.6e-5; without the shift 7.4e-5).
 _SSIM_CENTRE = 127.5
+
+# The metric protocols (:func:`protocol_metrics`): "rwgan" is :func:`pixel_metrics` (RGB,
+# Gaussian SSIM, mean absolute error); "edgeconnect" is :func:`edgeconnect_metrics`.
+PROTOCOLS = ("rwgan", "edgeconnect")
+EDGECONNECT_SSIM_WINDOW = 51  # EdgeConnect's compare_ssim(..., win_size=51): a uniform 51x51 window
+# skimage.color.rgb2gray's weights have 4 decimals with gcd 1 (2125, 7154, 721): the smallest
+# non-zero gray difference two 8-bit RGB pixels can have is 1e-4 of a level (e.g. channel
+# differences of 44, -17 and 39 levels), the floor of edgeconnect_metrics' PSNR.
+_GRAY_STEP = 1e-4 / 255
 
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default
 KID_SUBSETS = 100
@@ -105,12 +120,14 @@ def _ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     moments = _filter_valid(_filter_valid(moments, dim=2), dim=3)
     mu_x, mu_y, e_xx, e_yy, e_xy = moments.unbind(0)
     var_x, var_y, cov_xy = e_xx - mu_x * mu_x, e_yy - mu_y * mu_y, e_xy - mu_x * mu_y
-    mu_x, mu_y = mu_x + _SSIM_CENTRE, mu_y + _SSIM_CENTRE
-    c1, c2 = (SSIM_K1 * 255) ** 2, (SSIM_K2 * 255) ** 2
-    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / (
-        (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    )
+    ssim_map = _ssim_map(mu_x + _SSIM_CENTRE, mu_y + _SSIM_CENTRE, var_x, var_y, cov_xy, data_range=255)
     return ssim_map.double().mean(dim=(1, 2, 3))
+
+
+def _ssim_map(mu_x, mu_y, var_x, var_y, cov_xy, data_range: float):
+    """SSIM at each position from the window's moments (Wang et al. 2004, eq. 13), tensors or arrays."""
+    c1, c2 = (SSIM_K1 * data_range) ** 2, (SSIM_K2 * data_range) ** 2
+    return ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2))
 
 
 def pixel_metrics(
@@ -162,6 +179,75 @@ def pixel_metrics(
             if lpips is not None:
                 results["lpips"][rows] = lpips(_to_signed(p), _to_signed(t)).double().cpu().numpy()
     return results
+
+
+def edgeconnect_metrics(pred, target) -> dict[str, np.ndarray]:
+    """Per-image l1, l2, PSNR and SSIM under EdgeConnect's protocol (the paper's, Sec. IV-A).
+
+    EdgeConnect's ``scripts/metrics.py`` (Nazeri et al. 2019) converts each image to gray
+    with ``skimage.color.rgb2gray`` on floats in [0, 1] and computes, per image:
+
+    - ``"ssim"``: ``structural_similarity(gray_true, gray_pred, win_size=51, data_range=1)``,
+      scikit-image's defaults otherwise (uniform 51x51 window, sample covariance, the mean
+      over the positions the window fits in);
+    - ``"psnr"``: ``peak_signal_noise_ratio(gray_true, gray_pred, data_range=1)`` in dB;
+    - ``"l1"``: EdgeConnect's "MAE", ``sum|a - b| / sum(a + b)`` over the gray pixels (a
+      relative error, not a mean; 0 for two all-black images);
+    - ``"l2"``: EdgeConnect has none.  Here it is the mean squared error of the gray floats,
+      the quantity its PSNR is computed from (PSNR = -10 log10 l2), so l2 and PSNR agree
+      within the protocol as they do in :func:`pixel_metrics`.
+
+    The computation is float64 throughout (EdgeConnect cast to float32; the difference is
+    below 3e-8 in SSIM, measured).  PSNR of identical images is infinite; it is reported as the bound
+    ``10 log10(H W / d^2)``, d = 1e-4 / 255, the smallest non-zero gray difference of two
+    8-bit pixels (176.3 dB at 256x256), the same rule as :func:`pixel_metrics`: a perfect
+    image ties with the smallest possible error and bin means stay finite.
+
+    Args:
+        pred, target: uint8 arrays or tensors (N, H, W, 3), RGB 0..255, H and W >= 51.
+
+    Returns:
+        float64 arrays of shape (N,) under ``"l1"``, ``"l2"``, ``"psnr"``, ``"ssim"``.
+    """
+    pred, target = _check_pair(pred, target)
+    _, height, width, _ = pred.shape
+    window = EDGECONNECT_SSIM_WINDOW
+    if min(height, width) < window:
+        raise RwganError(
+            f"pred: images of {width}x{height} are smaller than the edgeconnect protocol's {window}x{window} SSIM window"
+        )
+    x, y = (rgb2gray(images.numpy() / 255.0) for images in (pred, target))  # float64 (N, H, W)
+    diff = x - y
+    total = (x + y).sum(axis=(1, 2))
+    l1 = np.divide(np.abs(diff).sum(axis=(1, 2)), total, out=np.zeros_like(total), where=total > 0)
+    l2 = (diff * diff).mean(axis=(1, 2))
+    psnr = 10 * np.log10(1 / np.maximum(l2, _GRAY_STEP**2 / (height * width)))
+    # scikit-image's SSIM with a uniform window: box means in mode 'reflect', then the
+    # border of (window - 1) / 2 cropped; sample covariance (NP / (NP - 1)).
+    means = ndimage.uniform_filter(np.stack([x, y, x * x, y * y, x * y]), size=(1, 1, window, window), mode="reflect")
+    pad = (window - 1) // 2
+    mu_x, mu_y, e_xx, e_yy, e_xy = means[:, :, pad : height - pad, pad : width - pad]
+    norm = window * window / (window * window - 1)
+    var_x, var_y, cov_xy = norm * (e_xx - mu_x * mu_x), norm * (e_yy - mu_y * mu_y), norm * (e_xy - mu_x * mu_y)
+    ssim_map = _ssim_map(mu_x, mu_y, var_x, var_y, cov_xy, data_range=1)
+    return {"l1": l1, "l2": l2, "psnr": psnr, "ssim": ssim_map.mean(axis=(1, 2))}
+
+
+def protocol_metrics(protocol: str, pred, target, **options) -> dict[str, np.ndarray]:
+    """Per-image values of ``pred`` against ``target`` under a metric protocol of :data:`PROTOCOLS`.
+
+    ``"rwgan"``: :func:`pixel_metrics` (RGB; l1, l2 mean absolute / squared error on
+    [0, 1]; Gaussian SSIM; with the ``lpips`` option, LPIPS), given ``options`` (``lpips``,
+    ``batch_size``, ``device``).  ``"edgeconnect"``: :func:`edgeconnect_metrics` (gray;
+    EdgeConnect's relative "MAE" as l1, gray MSE as l2; uniform 51x51 SSIM); it has no
+    LPIPS and ignores ``options``.  Inputs: uint8 (N, H, W, 3); output: float64 arrays (N,)
+    keyed by metric.
+    """
+    if protocol == "rwgan":
+        return pixel_metrics(pred, target, **options)
+    if protocol == "edgeconnect":
+        return edgeconnect_metrics(pred, target)
+    raise RwganError(f"protocol: unknown {protocol!r} (expected one of {', '.join(PROTOCOLS)})")
 
 
 def _to_signed(images: torch.Tensor) -> torch.Tensor:
