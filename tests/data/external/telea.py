@@ -5,11 +5,10 @@ researcher's own script would be:
 
     python telea.py EXPORT_DIR OUTPUTS_DIR RADIUS
 
-reads EXPORT_DIR/manifest.csv, inpaints each pair's input image (image/<pair>.png) under
-its mask (mask/<pair>.png, white = hole) and writes OUTPUTS_DIR/<pair>.png.  It reads
-image/, not masked/, because that is what rwgan's own Telea is given: OpenCV's Telea is
-not independent of the values under the hole (measured: up to 309 of a mask's 1,367 hole
-pixels differ at 64 px between the whole image and the white-filled masked input).
+reads EXPORT_DIR/manifest.csv, inpaints each pair's masked input (masked/<pair>.png, the
+hole painted white) under its mask (mask/<pair>.png, white = hole) and writes
+OUTPUTS_DIR/<pair>.png.  The masked input matters: OpenCV's Telea reads pixels under its
+mask, and rwgan's own Telea is given the same white-filled image (rwgan.classical).
 """
 import csv
 import sys
@@ -24,7 +23,7 @@ def main(export_dir: str, outputs_dir: str, radius: str) -> None:
     outputs.mkdir(parents=True, exist_ok=True)
     with open(export / "manifest.csv", newline="") as handle:
         for row in csv.DictReader(handle):
-            image = cv2.imread(str(export / row["image"]), cv2.IMREAD_COLOR)
+            image = cv2.imread(str(export / row["masked"]), cv2.IMREAD_COLOR)
             hole = (cv2.imread(str(export / row["mask"]), cv2.IMREAD_GRAYSCALE) > 127).astype(np.uint8)
             filled = cv2.inpaint(image, hole, int(radius), cv2.INPAINT_TELEA)
             cv2.imwrite(str(outputs / f"{row['pair']}.png"), filled)
