@@ -9,7 +9,7 @@
 # params.yaml is the one source of parameters; each rule's `params` holds the
 # resolved values it reads, so a changed value re-runs exactly the affected jobs.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from pipeline import config as rwgan_config
 from pipeline import dag
@@ -20,10 +20,8 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
-validate(config, "pipeline/params.schema.yaml")
-
 PROFILE = config["profile"]
-P = rwgan_config.load(PROFILE)
+P = rwgan_config.load(PROFILE)  # checks every profile against pipeline/params.schema.yaml
 
 
 wildcard_constraints:

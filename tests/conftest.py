@@ -1,10 +1,17 @@
 """Fixtures shared by several test files."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
+
+from pipeline import config
 
 from rwgan.inference import build_generator, save_model
 from rwgan.variants import DiscriminatorSpec, Variant
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Side of :func:`checkpoint`'s training images.
 CHECKPOINT_SIZE = 32
@@ -18,4 +25,14 @@ def checkpoint(tmp_path_factory):
                       adversarial_phase=True, discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),))
     path = tmp_path_factory.mktemp("ckpt") / "model.pt"
     save_model(path, build_generator(variant, seed=1), variant, CHECKPOINT_SIZE, params_hash="x", params={}, step=1)
+    return path
+
+
+def write_params(folder: Path, **sections) -> Path:
+    """A params.yaml in ``folder`` whose one profile ``t`` is the repository's defaults with
+    ``sections`` (top-level keys) replaced; returns its path. Test files import it
+    (``from conftest import write_params``)."""
+    defaults = {**config.read_params_file(ROOT / "params.yaml")["defaults"], **sections}
+    path = folder / "params.yaml"
+    path.write_text(yaml.safe_dump({"profile": "t", "defaults": defaults, "profiles": {"t": {}}}))
     return path

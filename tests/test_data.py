@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 from PIL import Image
 
+from conftest import write_params
 from pipeline import download, prepare
 from rwgan import data, io, masks
 from rwgan.errors import RwganError
@@ -344,10 +344,8 @@ def test_inpainting_dataset_is_seeded_per_epoch_and_index(tmp_path):
 
 
 def test_stage_command_prints_one_error_line_and_exits_2(tmp_path):
-    defaults = {key: {} for key in ("model", "train", "evaluate", "report", "cluster", "masks")}
-    defaults.update(seed=0, image_size=32, datasets=["paris"],
-                    data={"datasets": {"paris": {"source": "local", "path": str(tmp_path / "nowhere")}}})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "t", "defaults": defaults, "profiles": {"t": {}}}))
+    paris = {"source": "local", "path": str(tmp_path / "nowhere"), "split": {"method": "count", "test": 1}}
+    write_params(tmp_path, seed=0, image_size=32, datasets=["paris"], data={"workers": 1, "datasets": {"paris": paris}})
     repo = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-m", "pipeline.download", "--dataset", "paris"], cwd=tmp_path,
                           env={"PYTHONPATH": str(repo), "PATH": ""}, capture_output=True, text=True, timeout=60)

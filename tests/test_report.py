@@ -181,11 +181,7 @@ def test_bad_summary_names_the_file(tmp_path):
         tables.read_results(tmp_path)
 
 
-def test_bad_params_name_the_key():
-    section = fixture_report_params()
-    del section["datasets"]
-    with pytest.raises(RwganError, match="params.yaml: report.datasets is missing"):
-        report.build_tables(section, tables.Results(), tables.PaperReference(), report.display_from(section), 64)
+def test_a_metric_without_decimals_is_named():  # the schema checks the rest of `report`
     section = fixture_report_params()
     section["decimals"].pop("FID")
     with pytest.raises(RwganError, match="report.decimals has no entry for FID"):
