@@ -12,7 +12,7 @@
 from snakemake.utils import min_version
 
 from pipeline import config as rwgan_config
-from pipeline import dag
+from pipeline import dag, paths
 
 min_version("9.0")
 
@@ -33,8 +33,9 @@ wildcard_constraints:
     method="|".join(dag.methods(P)),
 
 
-def outputs(paths):
-    return [directory(p) if dag.is_folder(p) else p for p in paths]
+def outputs(declared):
+    """Outputs as declared in pipeline/paths.py: a Folder is a Snakemake directory()."""
+    return [directory(p) if isinstance(p, paths.Folder) else p for p in declared]
 
 
 def cluster(stage):
@@ -48,19 +49,19 @@ def cluster(stage):
 
 rule all:
     input:
-        dag.report_outputs(PROFILE),
+        paths.report_outputs(PROFILE),
 
 
 rule download:
     output:
-        dag.download_marker(PROFILE, "{dataset}"),
+        paths.download_marker(PROFILE, "{dataset}"),
     input:
         dag.code_files("download"),
     params:
         values=lambda wc: P["data"]["datasets"][wc.dataset],
         cmd=lambda wc: dag.command(P, "download", dataset=wc.dataset),
     log:
-        dag.log_file(PROFILE, "download", "{dataset}"),
+        paths.log_file(PROFILE, "download", "{dataset}"),
     conda:
         "environment.yaml"
     resources:
@@ -71,15 +72,15 @@ rule download:
 
 rule prepare:
     output:
-        outputs([dag.data_dir(PROFILE, "{dataset}")]),
+        outputs([paths.data_dir(PROFILE, "{dataset}")]),
     input:
-        dag.download_marker(PROFILE, "{dataset}"),
+        paths.download_marker(PROFILE, "{dataset}"),
         dag.code_files("prepare"),
     params:
         values=lambda wc: [P["image_size"], P["seed"], P["data"]["datasets"][wc.dataset]],
         cmd=lambda wc: dag.command(P, "prepare", dataset=wc.dataset),
     log:
-        dag.log_file(PROFILE, "prepare", "{dataset}"),
+        paths.log_file(PROFILE, "prepare", "{dataset}"),
     conda:
         "environment.yaml"
     resources:
@@ -90,14 +91,14 @@ rule prepare:
 
 rule masks:
     output:
-        outputs([dag.masks_dir(PROFILE), dag.masks_checksums(PROFILE)]),
+        outputs([paths.masks_dir(PROFILE), paths.masks_checksums(PROFILE)]),
     input:
         dag.code_files("masks"),
     params:
         values=[P["image_size"], P["seed"], P["masks"]],
         cmd=dag.command(P, "masks"),
     log:
-        dag.log_file(PROFILE, "masks"),
+        paths.log_file(PROFILE, "masks"),
     conda:
         "environment.yaml"
     resources:
@@ -110,14 +111,14 @@ rule pretrain:
     output:
         dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}"),
     input:
-        dag.data_dir(PROFILE, "{dataset}"),
+        paths.data_dir(PROFILE, "{dataset}"),
         dag.code_files("pretrain"),
     params:
         values=lambda wc: dag.train_values(P, wc.group),
         cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.group,
                                    phase="1"),
     log:
-        dag.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
+        paths.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["train"]["threads"]
@@ -131,15 +132,15 @@ rule train:
     output:
         dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}"),
     input:
-        lambda wc: dag.phase1_checkpoint(PROFILE, wc.dataset, wc.mask_type, dag.phase1_group(P, wc.variant)),
-        dag.data_dir(PROFILE, "{dataset}"),
+        lambda wc: paths.phase1_checkpoint(PROFILE, wc.dataset, wc.mask_type, dag.phase1_group(P, wc.variant)),
+        paths.data_dir(PROFILE, "{dataset}"),
         dag.code_files("train"),
     params:
         values=lambda wc: dag.train_values(P, wc.variant),
         cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant,
                                    phase="2"),
     log:
-        dag.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
+        paths.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["train"]["threads"]
@@ -151,17 +152,17 @@ rule train:
 
 rule evaluate:
     output:
-        outputs(dag.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
+        outputs(paths.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
     input:
-        dag.data_dir(PROFILE, "{dataset}"),
-        dag.masks_dir(PROFILE),
+        paths.data_dir(PROFILE, "{dataset}"),
+        paths.masks_dir(PROFILE),
         lambda wc: dag.method_checkpoints(P, wc.dataset, wc.method),
         dag.code_files("evaluate"),
     params:
         values=[P["image_size"], P["evaluate"]],
         cmd=lambda wc: dag.command(P, "evaluate", dataset=wc.dataset, method=wc.method),
     log:
-        dag.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
+        paths.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["evaluate"]["threads"]
@@ -173,8 +174,8 @@ rule evaluate:
 
 rule report:
     output:
-        outputs(dag.report_outputs(PROFILE)),
-        dag.report_metrics(PROFILE),
+        outputs(paths.report_outputs(PROFILE)),
+        paths.report_metrics(PROFILE),
     input:
         dag.report_inputs(P, [j for j in dag.jobs_of(P) if j.stage == "evaluate"]),
         dag.code_files("report"),
@@ -182,7 +183,7 @@ rule report:
         values=[P["evaluate"], P["report"]],
         cmd=dag.command(P, "report"),
     log:
-        dag.log_file(PROFILE, "report"),
+        paths.log_file(PROFILE, "report"),
     conda:
         "environment.yaml"
     resources:

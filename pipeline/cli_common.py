@@ -31,6 +31,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
+from pipeline import paths
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -52,8 +53,7 @@ def stage_parser(description: str | None) -> argparse.ArgumentParser:
 
 def stage_logger(profile: str, stage: str, extra: str | None = None) -> logging.Logger:
     """The logger of one stage run, writing ``logs/<profile>/<stage>[-<extra>].log`` and stderr."""
-    name = stage if extra is None else f"{stage}-{extra}"
-    path = Path("logs") / profile / f"{name}.log"
+    path = Path(paths.log_file(profile, stage, extra))
     path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(STAGE_LOGGER)
     logger.setLevel(logging.INFO)

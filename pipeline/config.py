@@ -36,6 +36,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline import paths
 from rwgan.errors import RwganError
 
 PARAMS_FILE = Path(os.environ.get("RWGAN_PARAMS", "params.yaml"))
@@ -113,7 +114,7 @@ def resolve(raw: dict, profile: str, path: str | os.PathLike = PARAMS_FILE) -> d
         target[key] = copy.deepcopy(source[key])
     params.pop("replace", None)
     params["profile"] = profile
-    params["workdir"] = str(Path("work") / profile)
+    params["workdir"] = paths.work_dir(profile)
 
     def source(where: str) -> str:
         node = override

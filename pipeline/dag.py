@@ -3,10 +3,10 @@
     download -> prepare -> masks -> pretrain (phase 1, shared) -> train (phase 2, per variant) -> evaluate -> report
 
 This module is the single description of every job of a profile: its command, the
-code, data and params it depends on, and what it writes.  The Snakefile builds its
-rules from the path and command functions below; ``dvc.yaml`` is generated from
-:func:`jobs` (``python -m pipeline.dag --write``) and a test checks that the committed
-file, the generator and the Snakefile agree.
+code, data and params it depends on, and what it writes (its paths from
+:mod:`pipeline.paths`).  The Snakefile builds its rules from the functions below;
+``dvc.yaml`` is generated from :func:`jobs` (``python -m pipeline.dag --write``) and a
+test checks that the committed file, the generator and the Snakefile agree.
 
 Command-line::
 
@@ -23,13 +23,14 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import config
+from pipeline import config, paths
 from rwgan.variants import SWITCHES, Variant, phase2_runs, resolve_variant, shared_phase1
 
 STAGES = ("download", "prepare", "masks", "pretrain", "train", "evaluate", "report")
 
 # Code each stage runs; a change to any of these files re-runs the stage.
-_COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/cli_common.py"]
+_COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/params.schema.yaml", "pipeline/paths.py",
+           "pipeline/cli_common.py"]
 _NETWORKS = ["rwgan/layers.py", "rwgan/models"]
 _TRAIN_CODE = (_COMMON + _NETWORKS
                + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
@@ -52,53 +53,6 @@ CODE = {
 # Methods that need no trained checkpoint of their own.
 CLASSICAL = ("telea", "navier_stokes", "biharmonic")
 FIRST_STAGE = {"ic1": "full"}  # evaluated from another variant's checkpoint
-
-
-# --- paths ----------------------------------------------------------------------------
-def download_marker(profile: str, dataset: str) -> str:
-    """Per profile (each dvc.yaml owns its outputs); the archives are shared in downloads/."""
-    return f"work/{profile}/downloads/{dataset}.complete"
-
-
-def data_dir(profile: str, dataset: str) -> str:
-    return f"work/{profile}/data/{dataset}"
-
-
-def masks_dir(profile: str) -> str:
-    return f"work/{profile}/masks"
-
-
-def masks_checksums(profile: str) -> str:
-    return f"reports/{profile}/masks.sha256"
-
-
-def run_dir(profile: str, dataset: str, mask_type: str, variant: str) -> str:
-    return f"work/{profile}/runs/{dataset}/{mask_type}/{variant}"
-
-
-def checkpoint(profile: str, dataset: str, mask_type: str, variant: str) -> str:
-    return f"{run_dir(profile, dataset, mask_type, variant)}/model.pt"
-
-
-def phase1_dir(profile: str, dataset: str, mask_type: str, group: str) -> str:
-    """The shared phase-1 run ``group`` (a variant id: see :func:`phase1_group`)."""
-    return f"work/{profile}/runs/{dataset}/{mask_type}/phase1/{group}"
-
-
-def phase1_checkpoint(profile: str, dataset: str, mask_type: str, group: str) -> str:
-    return f"{phase1_dir(profile, dataset, mask_type, group)}/model.pt"
-
-
-def eval_dir(profile: str, dataset: str, method: str) -> str:
-    return f"work/{profile}/eval/{dataset}/{method}"
-
-
-def report_dir(profile: str) -> str:
-    return f"reports/{profile}"
-
-
-def log_file(profile: str, stage: str, extra: str | None = None) -> str:
-    return f"logs/{profile}/{stage if extra is None else f'{stage}-{extra}'}.log"
 
 
 # --- what a profile runs -------------------------------------------------------------------
@@ -151,8 +105,8 @@ def variant_checkpoint(params: dict, dataset: str, mask_type: str, variant: str)
     """The final model.pt of ``variant``: its phase-2 run's, or for a variant without a
     phase 2 (RED) the shared phase-1 run's."""
     if has_phase2(params, variant):
-        return checkpoint(params["profile"], dataset, mask_type, variant)
-    return phase1_checkpoint(params["profile"], dataset, mask_type, phase1_group(params, variant))
+        return paths.checkpoint(params["profile"], dataset, mask_type, variant)
+    return paths.phase1_checkpoint(params["profile"], dataset, mask_type, phase1_group(params, variant))
 
 
 def variant_command(params: dict, dataset: str, mask_type: str, variant: str) -> str:
@@ -185,48 +139,21 @@ def validates(params: dict) -> bool:
     return bool(params["train"]["validation"]["images"])
 
 
-def _run_outputs(params: dict, run: str) -> list[str]:
-    files = ["model.pt", "losses.csv", "loss_curve.png"] + (["validation.csv", "validation.png"]
-                                                           if validates(params) else [])
-    return [f"{run}/{name}" for name in files]
-
-
 def pretrain_outputs(params: dict, dataset: str, mask_type: str, group: str) -> list[str]:
-    return _run_outputs(params, phase1_dir(params["profile"], dataset, mask_type, group))
+    return paths.run_outputs(paths.phase1_dir(params["profile"], dataset, mask_type, group), validates(params))
 
 
 def train_outputs(params: dict, dataset: str, mask_type: str, variant: str) -> list[str]:
-    return _run_outputs(params, run_dir(params["profile"], dataset, mask_type, variant))
+    return paths.run_outputs(paths.run_dir(params["profile"], dataset, mask_type, variant), validates(params))
 
 
 def training_runs(params: dict) -> list[str]:
     """Every training run folder of the profile (phase 1 groups, then phase-2 variants)."""
     profile = params["profile"]
-    return [phase1_dir(profile, d, t, g) for d in datasets(params) for t in train_mask_types(params)
+    return [paths.phase1_dir(profile, d, t, g) for d in datasets(params) for t in train_mask_types(params)
             for g in phase1_groups(params, d)] + [
-            run_dir(profile, d, t, v) for d in datasets(params) for t in train_mask_types(params)
+            paths.run_dir(profile, d, t, v) for d in datasets(params) for t in train_mask_types(params)
             for v in phase2_variants(params, d)]
-
-
-def evaluate_outputs(profile: str, dataset: str, method: str) -> list[str]:
-    target = eval_dir(profile, dataset, method)
-    return [f"{target}/summary.csv", f"{target}/per_image.csv", f"{target}/timing.json", f"{target}/composites"]
-
-
-def report_outputs(profile: str) -> list[str]:
-    reports = report_dir(profile)
-    return [f"{reports}/tables", f"{reports}/figures", f"{reports}/metrics.csv", f"{reports}/README.md"]
-
-
-def report_metrics(profile: str) -> str:
-    return f"{report_dir(profile)}/metrics.json"
-
-
-def is_folder(path: str) -> bool:
-    """Whether an output is a folder (Snakemake's ``directory()``): prepared data, masks,
-    composites, tables and figures."""
-    parts = path.split("/")
-    return parts[-1] in ("masks", "composites", "tables", "figures") or (len(parts) == 4 and parts[2] == "data")
 
 
 def report_inputs(params: dict, evaluations: list) -> list[str]:
@@ -247,8 +174,8 @@ def report_inputs(params: dict, evaluations: list) -> list[str]:
         *[o for j in evaluations for o in j.outs if not o.endswith("composites")],
         *checkpoints,
         *curves,
-        *[data_dir(profile, d) for d in datasets(params)],
-        masks_dir(profile),
+        *[paths.data_dir(profile, d) for d in datasets(params)],
+        paths.masks_dir(profile),
         *[str(paper / name) for name in ("paper_tables_I_II.csv", "paper_table_III.csv", "paper_table_IV.csv")],
         *sorted({item["mask"] for item in removal.get("items", [])}),
     ]
@@ -359,19 +286,19 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
         out.append(Job(
             stage="download", key={"dataset": dataset},
             cmd=command(params, "download", dataset=dataset),
-            deps=tuple(CODE["download"]), outs=(download_marker(profile, dataset),),
-            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "download", dataset),
+            deps=tuple(CODE["download"]), outs=(paths.download_marker(profile, dataset),),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=paths.log_file(profile, "download", dataset),
         ))
         out.append(Job(
             stage="prepare", key={"dataset": dataset},
             cmd=command(params, "prepare", dataset=dataset),
-            deps=(download_marker(profile, dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
-            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "prepare", dataset),
+            deps=(paths.download_marker(profile, dataset), *CODE["prepare"]), outs=(paths.data_dir(profile, dataset),),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=paths.log_file(profile, "prepare", dataset),
         ))
     out.append(Job(
         stage="masks", key={}, cmd=command(params, "masks"),
-        deps=tuple(CODE["masks"]), outs=(masks_dir(profile), masks_checksums(profile)),
-        params=_param_keys(raw, profile, "masks"), log=log_file(profile, "masks"),
+        deps=tuple(CODE["masks"]), outs=(paths.masks_dir(profile), paths.masks_checksums(profile)),
+        params=_param_keys(raw, profile, "masks"), log=paths.log_file(profile, "masks"),
     ))
     for dataset in datasets(params):
         for mask_type in train_mask_types(params):
@@ -380,10 +307,10 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
                 out.append(Job(
                     stage="pretrain", key={"dataset": dataset, "mask_type": mask_type, "variant": group},
                     cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1"),
-                    deps=(data_dir(profile, dataset), *CODE["pretrain"]),
+                    deps=(paths.data_dir(profile, dataset), *CODE["pretrain"]),
                     outs=tuple(outs),
                     params=_param_keys(raw, profile, "model", "train", variant=group),
-                    log=log_file(profile, "pretrain", f"{dataset}-{mask_type}-{group}"),
+                    log=paths.log_file(profile, "pretrain", f"{dataset}-{mask_type}-{group}"),
                     plots=tuple(outs[1:2] + outs[3:4]),
                 ))
             for variant in phase2_variants(params, dataset):
@@ -392,11 +319,11 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
                 out.append(Job(
                     stage="train", key={"dataset": dataset, "mask_type": mask_type, "variant": variant},
                     cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant, phase="2"),
-                    deps=(phase1_checkpoint(profile, dataset, mask_type, group), data_dir(profile, dataset),
+                    deps=(paths.phase1_checkpoint(profile, dataset, mask_type, group), paths.data_dir(profile, dataset),
                           *CODE["train"]),
                     outs=tuple(outs),
                     params=_param_keys(raw, profile, "model", "train", variant=variant),
-                    log=log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
+                    log=paths.log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
                     plots=tuple(outs[1:2] + outs[3:4]),
                 ))
     for dataset in datasets(params):
@@ -404,17 +331,17 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
             out.append(Job(
                 stage="evaluate", key={"dataset": dataset, "method": method},
                 cmd=command(params, "evaluate", dataset=dataset, method=method),
-                deps=(data_dir(profile, dataset), masks_dir(profile),
+                deps=(paths.data_dir(profile, dataset), paths.masks_dir(profile),
                       *method_checkpoints(params, dataset, method), *CODE["evaluate"]),
-                outs=tuple(evaluate_outputs(profile, dataset, method)),
-                params=_param_keys(raw, profile, "evaluate"), log=log_file(profile, "evaluate", f"{dataset}-{method}"),
+                outs=tuple(paths.evaluate_outputs(profile, dataset, method)),
+                params=_param_keys(raw, profile, "evaluate"), log=paths.log_file(profile, "evaluate", f"{dataset}-{method}"),
             ))
     out.append(Job(
         stage="report", key={}, cmd=command(params, "report"),
         deps=(*report_inputs(params, [j for j in out if j.stage == "evaluate"]), *CODE["report"]),
-        outs=tuple(report_outputs(profile)),
-        params=_param_keys(raw, profile, "evaluate", "report"), log=log_file(profile, "report"),
-        metrics=(report_metrics(profile),),
+        outs=tuple(paths.report_outputs(profile)),
+        params=_param_keys(raw, profile, "evaluate", "report"), log=paths.log_file(profile, "report"),
+        metrics=(paths.report_metrics(profile),),
     ))
     return out
 
@@ -426,13 +353,13 @@ def dvc_yaml(profile: str) -> dict:
     plots = []
     metrics = []
     for job in jobs(profile):
-        stage = {"cmd": job.cmd, "deps": list(job.deps)}
+        stage = {"cmd": job.cmd, "deps": [str(d) for d in job.deps]}
         if job.params:
             stage["params"] = list(job.params)
         # Reports are versioned in git, not in the DVC cache.
-        git_tracked = job.stage == "report" or job.outs[-1] == masks_checksums(profile)
+        git_tracked = job.stage == "report" or job.outs[-1] == paths.masks_checksums(profile)
         stage["outs"] = [
-            {out: {"cache": False}} if git_tracked and out.startswith("reports/") else out for out in job.outs
+            {str(out): {"cache": False}} if git_tracked and out.startswith("reports/") else str(out) for out in job.outs
         ]
         if job.metrics:
             stage["metrics"] = [{m: {"cache": False}} for m in job.metrics]

@@ -36,7 +36,7 @@ import logging
 import shutil
 from pathlib import Path
 
-from pipeline import config, dag
+from pipeline import config, dag, paths
 from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
 from rwgan import io
 from rwgan.classical import CLASSICAL_METHODS
@@ -102,12 +102,12 @@ def _validate(params: dict, method: str) -> dict:
 
 def _inputs(params: dict, dataset: str, sets: list[str]) -> list[Pair]:
     """Every (set, bin, mask, test image) pair; missing folders name the stage that makes them."""
-    test_dir = Path(dag.data_dir(params["profile"], dataset)) / "test"
+    test_dir = Path(paths.data_dir(params["profile"], dataset)) / "test"
     images = io.list_images(test_dir) if test_dir.is_dir() else []
     if not images:
         make = dag.command(params, "prepare", dataset=dataset)
         raise RwganError(f"{test_dir}: no test images (expected from `{make}`)")
-    masks_root = Path(dag.masks_dir(params["profile"]))
+    masks_root = Path(paths.masks_dir(params["profile"]))
     for set_name in sets:
         if not (masks_root / set_name / "manifest.csv").is_file():
             raise RwganError(
@@ -139,7 +139,7 @@ def evaluate(params: dict, dataset: str, method: str, resume: bool = False, resc
         raise RwganError(f"params.yaml: evaluate.{exc}") from None
     sets = method_sets(params, method)
     pairs = _inputs(params, dataset, sets)
-    out = Path(dag.eval_dir(params["profile"], dataset, method))
+    out = Path(paths.eval_dir(params["profile"], dataset, method))
     composites = out / "composites"
     log = logging.getLogger(STAGE_LOGGER)
     log.info("%s on %s: %d pairs in sets %s, device %s", method, dataset, len(pairs), ", ".join(sets), device)

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from pipeline import config
+from pipeline import config, paths
 from pipeline.cli_common import replacing_folder, run, stage_logger, stage_parser, worker_map, write_csv
 from rwgan import io, masks
 from rwgan.errors import RwganError
@@ -68,8 +68,8 @@ def build_mask(job: MaskJob) -> np.ndarray:
             return masks.regular_mask(job.size, job.hole_size)
         rng = masks.mask_rng(job.seed, "regular", (0, 100), job.index)
         return masks.random_regular_mask(rng, job.size, job.hole_size)
-    hole_bin = masks.parse_bin(job.bin)
-    return masks.GENERATORS[job.stream](masks.mask_rng(job.seed, job.stream, hole_bin, job.index), job.size, hole_bin)
+    (hole,) = masks.generate_binned(job.stream, job.bin, 1, job.seed, job.size, start=job.index)
+    return hole
 
 
 def write_mask(root: Path, file: str, stream: str, hole: np.ndarray, hole_bin: str) -> dict:
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in selected:
         if name not in names:
             raise RwganError(f"--set {name}: not in params.yaml masks.sets ({', '.join(names)})")
-    masks_dir = Path(params["workdir"]) / "masks"
+    masks_dir = Path(paths.masks_dir(params["profile"]))
     workers = params["masks"]["workers"]
     log.info("profile %s: mask sets %s at %d px, seed %s", params["profile"], ", ".join(selected),
              params["image_size"], params["seed"])
@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     rows = generate_set(params, name, root, imap, log)
                 write_csv(root / "manifest.csv", masks.MANIFEST_COLUMNS, rows)
-    checksums = Path("reports") / params["profile"] / "masks.sha256"
+    checksums = Path(paths.masks_checksums(params["profile"]))
     write_checksums(masks_dir, names, checksums, log)
     log.info("wrote %s", checksums)
 

@@ -31,7 +31,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from pipeline import cli_common, config, dag, figures, tables
+from pipeline import cli_common, config, dag, figures, paths, tables
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -259,12 +259,12 @@ def training_runs(params: dict, dataset: str, display, workdir: Path) -> dict[st
     """Label -> the run folders of each trained model of ``dataset`` (mask type ``mixed`` or the
     first trained): a shared phase-1 run alone, or a phase-1 run and the phase 2 that followed it."""
     profile, mask_type = params["profile"], dag.train_mask_types(params)[0]
-    runs = {f"phase 1 of {display.method(g)}": [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, g))]
+    runs = {f"phase 1 of {display.method(g)}": [_in_workdir(workdir, paths.phase1_dir(profile, dataset, mask_type, g))]
             for g in dag.phase1_groups(params, dataset)}
     for variant in dag.phase2_variants(params, dataset):
         group = dag.phase1_group(params, variant)
-        runs[display.method(variant)] = [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, group)),
-                                         _in_workdir(workdir, dag.run_dir(profile, dataset, mask_type, variant))]
+        runs[display.method(variant)] = [_in_workdir(workdir, paths.phase1_dir(profile, dataset, mask_type, group)),
+                                         _in_workdir(workdir, paths.run_dir(profile, dataset, mask_type, variant))]
     return runs
 
 
@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     args = cli_common.stage_parser(__doc__).parse_args(argv)
     params = config.load(args.profile)
     cli_common.stage_logger(params["profile"], "report")
-    entries = build_report(params, Path(params["workdir"]), Path("reports") / params["profile"])
+    entries = build_report(params, Path(params["workdir"]), Path(paths.report_dir(params["profile"])))
     made = sum(bool(e.paths) for e in entries)
     log.info("report written: reports/%s/README.md (%d of %d items made)", params["profile"], made, len(entries))
 

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, dag
+from pipeline import config, dag, paths
 from pipeline.cli_common import run, stage_logger, stage_parser
 from rwgan import io
 from rwgan.data import InpaintingDataset, image_to_tensor, mask_to_tensor
@@ -131,7 +131,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     amp, channels_last, deterministic = section["amp"], section["channels_last"], section["deterministic"]
     alpha, vgg_resize = float(section["alpha"]), model["vgg_resize"]
 
-    folder = Path(dag.data_dir(params["profile"], dataset)) / "train"
+    folder = Path(paths.data_dir(params["profile"], dataset)) / "train"
     if not folder.is_dir() or not io.list_images(folder):
         make = dag.command(params, "prepare", dataset=dataset)
         raise RwganError(f"{folder}: no training images (expected from `{make}`)")
@@ -166,14 +166,14 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
         fingerprint["config"]["phase_steps"] = [phase_steps[0]]
         fingerprint["config"]["learning_rates"] = [learning_rates[0]]
         del fingerprint["config"]["alpha"]  # eq. 6's weight: phase 2 only
-        run_dir, init = Path(dag.phase1_dir(profile, dataset, mask_type, variant_id)), None
+        run_dir, init = Path(paths.phase1_dir(profile, dataset, mask_type, variant_id)), None
     else:
-        init = Path(dag.phase1_checkpoint(profile, dataset, mask_type, group))
+        init = Path(paths.phase1_checkpoint(profile, dataset, mask_type, group))
         if not init.is_file():
             make = dag.command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1")
             raise RwganError(f"{init}: phase-1 model not found (expected from `{make}`)")
         fingerprint["phase1"] = io.sha256_file(init)
-        run_dir = Path(dag.run_dir(profile, dataset, mask_type, variant_id))
+        run_dir = Path(paths.run_dir(profile, dataset, mask_type, variant_id))
     params_hash = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
     return RunPlan(train_config, options, images, run_dir, recorded, params_hash, (phase,), init, validation)
 

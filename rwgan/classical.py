@@ -11,7 +11,7 @@ Three diffusion-style methods fill the hole from its border:
 Both OpenCV methods use a neighbourhood radius of :data:`INPAINT_RADIUS` = 3 pixels
 (OpenCV's documented example value) and treat the three channels independently, so
 RGB needs no conversion to BGR.  Results are composited like the networks' outputs
-(SPEC "Composite"): known pixels come back unchanged.
+(docs/model.md "Conventions"): known pixels come back unchanged.
 """
 from __future__ import annotations
 

@@ -209,7 +209,7 @@ def test_vgg_features_resize_normalise_and_stay_frozen(weights, vgg_layers):
     vgg = assets.VGGFeatures(layers=("pool2",))
     images = pattern_image().requires_grad_(True)
     pool2 = vgg(images)["pool2"]
-    assert list(pool2.shape) == [1, 128, 56, 56]  # 224 input: n = 56 * 56 = 3136 (SPEC)
+    assert list(pool2.shape) == [1, 128, 56, 56]  # 224 input: n = 56 * 56 = 3136 (docs/model.md "Losses")
     pool2.sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert all(not p.requires_grad and p.grad is None for p in vgg.parameters())

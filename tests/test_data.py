@@ -37,10 +37,12 @@ def _png_bytes(seed: int, size: int = 32) -> bytes:
 
 
 def _params(tmp_path: Path, dataset: str, spec: dict, image_size: int = 32, workers: int = 1) -> dict:
+    """A profile ``t`` of one dataset; its outputs go to ``work/t/`` under the current folder (``tmp_path``)."""
     return {
+        "profile": "t",
         "image_size": image_size,
         "seed": 0,
-        "workdir": str(tmp_path / "work"),
+        "workdir": "work/t",
         "data": {"workers": workers, "datasets": {dataset: spec}},
     }
 
@@ -116,7 +118,7 @@ def test_embedded_crops_are_deterministic_and_split_by_photo(tmp_path):
     monkey = pytest.MonkeyPatch()
     monkey.chdir(tmp_path)
     try:
-        out = prepare.prepare(_params(tmp_path, "embedded", spec), "embedded", LOG)
+        out = tmp_path / prepare.prepare(_params(tmp_path, "embedded", spec), "embedded", LOG)
     finally:
         monkey.undo()
     rows = _manifest(out)
@@ -182,8 +184,8 @@ def test_prepare_reports_corrupt_and_truncated_files_by_name(tmp_path, monkeypat
     assert message.startswith("2 bad source image(s)") and "cut.png" in message and "junk.jpg" in message
     assert "\n" not in message
     # Nothing half-written is left behind.
-    assert not (tmp_path / "work" / "data" / "mine").exists()
-    assert not (tmp_path / "work" / "data" / ".mine.partial").exists()
+    assert not (tmp_path / "work" / "t" / "data" / "mine").exists()
+    assert not (tmp_path / "work" / "t" / "data" / ".mine.partial").exists()
 
 
 def test_prepare_checks_sizes_counts_and_archive_checksum(tmp_path, monkeypatch):
@@ -204,7 +206,7 @@ def test_prepare_checks_sizes_counts_and_archive_checksum(tmp_path, monkeypatch)
     wrong_sum = {**spec, "sha256": "0" * 64}
     with pytest.raises(RwganError, match=r"faces\.zip: sha256 mismatch \(expected 0{64}, got [0-9a-f]{64}\)"):
         prepare.prepare(_params(tmp_path, "faces", wrong_sum), "faces", LOG)
-    assert (tmp_path / "work" / "data" / "faces" / "manifest.csv").is_file()  # the earlier result is intact
+    assert (tmp_path / "work" / "t" / "data" / "faces" / "manifest.csv").is_file()  # the earlier result is intact
 
 
 def test_output_names_drop_the_common_folder_and_keep_the_rest():
@@ -300,7 +302,7 @@ def test_download_source_from_file_urls_prepares_each_archive_as_a_split(tmp_pat
     with pytest.raises(RwganError, match=r"downloads/places/train_256\.tar: not downloaded"):
         prepare.prepare(params, "places", LOG)
     marker = download.download(params, "places", LOG)
-    assert marker == tmp_path / "work" / "downloads" / "places.complete"
+    assert marker == Path("work/t/downloads/places.complete")
     assert len(marker.read_text().splitlines()) == 2
     rows = _manifest(prepare.prepare(params, "places", LOG))
     assert [row["file"] for row in rows] == ["train/img0.png", "train/img1.png", "train/img2.png",

@@ -125,6 +125,6 @@ def test_weights_that_do_not_fit_the_variant_are_refused(tmp_path):
 
 
 def test_count_parameters_matches_the_papers_networks():
-    assert count_parameters(build_generator(make_variant())) == 4_706_054  # SPEC.md; Table IV: 4.7M
+    assert count_parameters(build_generator(make_variant())) == 4_706_054  # docs/model.md; Table IV: 4.7M
     assert count_parameters(build_generator(make_variant(standard_conv=True))) == 4_706_054
     assert count_parameters(build_generator(make_variant("pconv"))) == 32_865_236

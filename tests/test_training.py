@@ -15,6 +15,7 @@ import yaml
 
 from pipeline import config as pipeline_config
 from pipeline import dag as pipeline_dag
+from pipeline import paths
 from pipeline.train import plan_run
 from rwgan import assets, io
 from rwgan.data import InpaintingDataset
@@ -430,7 +431,7 @@ def test_red_is_the_shared_phase1_model_of_full(params):
         "full", "no_adversarial", "no_d", "two_region_d", "gpnet_region_d", "standard_d", "standard_plus_region_d"}
     assert all(shared[v] == v for v in ("standard_conv", "no_correlation", "same_network_losses", "pconv"))
     red = pipeline_dag.variant_checkpoint(params, "embedded", "mixed", "no_adversarial")
-    assert red == pipeline_dag.phase1_checkpoint(params["profile"], "embedded", "mixed", "full")
+    assert red == paths.phase1_checkpoint(params["profile"], "embedded", "mixed", "full")
     jobs = pipeline_dag.jobs_of(params)
     full_phase2 = [j for j in jobs if j.stage == "train" and j.key["variant"] == "full"][0]
     assert red in full_phase2.deps and "--phase 2" in full_phase2.cmd
