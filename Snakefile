@@ -4,10 +4,11 @@
 #   snakemake --cores all --config profile=smoke            # another profile
 #   snakemake --profile profiles/slurm --config profile=paper   # on a slurm cluster
 #
-# Paths, commands and code dependencies come from pipeline/dag.py, which also
-# generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in step).
-# params.yaml is the one source of parameters; each rule's `params` holds the
-# resolved values it reads, so a changed value re-runs exactly the affected jobs.
+# Every job (its command, inputs, params and outputs) comes from pipeline/dag.py, which
+# also generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in
+# step). A rule's `params.values` are the params.yaml keys the job reads (the keys DVC
+# tracks), so a changed value re-runs exactly the affected jobs. A job's stdout and
+# stderr, tracebacks included, go to its log.
 
 from snakemake.utils import min_version
 
@@ -22,6 +23,8 @@ configfile: "params.yaml"
 
 PROFILE = config["profile"]
 P = rwgan_config.load(PROFILE)  # checks every profile against pipeline/params.schema.yaml
+dag.check_overrides(config)  # --config may choose the profile only
+JOBS = dag.jobs_by_key(P)
 
 
 wildcard_constraints:
@@ -31,6 +34,23 @@ wildcard_constraints:
     variant="|".join(P["train"]["variants"]),
     group="|".join(P["train"]["variants"]),
     method="|".join(dag.methods(P)),
+
+
+def job(stage, *wildcards):
+    """The pipeline.dag job of ``stage`` for a rule's wildcard values."""
+    return lambda wc: JOBS[(stage, *(getattr(wc, name) for name in wildcards))]
+
+
+def inputs(stage, *wildcards):
+    return lambda wc: dag.input_files(job(stage, *wildcards)(wc))
+
+
+def values(stage, *wildcards):
+    return lambda wc: dag.param_values(job(stage, *wildcards)(wc))
+
+
+def command(stage, *wildcards):
+    return lambda wc: job(stage, *wildcards)(wc).cmd
 
 
 def outputs(declared):
@@ -56,10 +76,10 @@ rule download:
     output:
         paths.download_marker(PROFILE, "{dataset}"),
     input:
-        dag.code_files("download"),
+        inputs("download", "dataset"),
     params:
-        values=lambda wc: P["data"]["datasets"][wc.dataset],
-        cmd=lambda wc: dag.command(P, "download", dataset=wc.dataset),
+        values=values("download", "dataset"),
+        cmd=command("download", "dataset"),  # python -m pipeline.download --profile P --dataset D
     log:
         paths.log_file(PROFILE, "download", "{dataset}"),
     conda:
@@ -67,18 +87,17 @@ rule download:
     resources:
         **cluster("download"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule prepare:
     output:
         outputs([paths.data_dir(PROFILE, "{dataset}")]),
     input:
-        paths.download_marker(PROFILE, "{dataset}"),
-        dag.code_files("prepare"),
+        inputs("prepare", "dataset"),
     params:
-        values=lambda wc: [P["image_size"], P["seed"], P["data"]["datasets"][wc.dataset]],
-        cmd=lambda wc: dag.command(P, "prepare", dataset=wc.dataset),
+        values=values("prepare", "dataset"),
+        cmd=command("prepare", "dataset"),  # python -m pipeline.prepare --profile P --dataset D
     log:
         paths.log_file(PROFILE, "prepare", "{dataset}"),
     conda:
@@ -86,17 +105,17 @@ rule prepare:
     resources:
         **cluster("prepare"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule masks:
     output:
         outputs([paths.masks_dir(PROFILE), paths.masks_checksums(PROFILE)]),
     input:
-        dag.code_files("masks"),
+        inputs("masks"),
     params:
-        values=[P["image_size"], P["seed"], P["masks"]],
-        cmd=dag.command(P, "masks"),
+        values=values("masks"),
+        cmd=command("masks"),  # python -m pipeline.masks --profile P
     log:
         paths.log_file(PROFILE, "masks"),
     conda:
@@ -104,19 +123,18 @@ rule masks:
     resources:
         **cluster("masks"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule pretrain:
     output:
         dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}"),
     input:
-        paths.data_dir(PROFILE, "{dataset}"),
-        dag.code_files("pretrain"),
+        inputs("pretrain", "dataset", "mask_type", "group"),
     params:
-        values=lambda wc: dag.train_values(P, wc.group),
-        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.group,
-                                   phase="1"),
+        values=values("pretrain", "dataset", "mask_type", "group"),
+        # python -m pipeline.train --profile P --dataset D --mask-type T --variant G --phase 1
+        cmd=command("pretrain", "dataset", "mask_type", "group"),
     log:
         paths.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
     conda:
@@ -125,20 +143,18 @@ rule pretrain:
     resources:
         **cluster("train"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule train:
     output:
         dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}"),
     input:
-        lambda wc: paths.phase1_checkpoint(PROFILE, wc.dataset, wc.mask_type, dag.phase1_group(P, wc.variant)),
-        paths.data_dir(PROFILE, "{dataset}"),
-        dag.code_files("train"),
+        inputs("train", "dataset", "mask_type", "variant"),
     params:
-        values=lambda wc: dag.train_values(P, wc.variant),
-        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant,
-                                   phase="2"),
+        values=values("train", "dataset", "mask_type", "variant"),
+        # python -m pipeline.train --profile P --dataset D --mask-type T --variant V --phase 2
+        cmd=command("train", "dataset", "mask_type", "variant"),
     log:
         paths.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
     conda:
@@ -147,20 +163,17 @@ rule train:
     resources:
         **cluster("train"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule evaluate:
     output:
         outputs(paths.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
     input:
-        paths.data_dir(PROFILE, "{dataset}"),
-        paths.masks_dir(PROFILE),
-        lambda wc: dag.method_checkpoints(P, wc.dataset, wc.method),
-        dag.code_files("evaluate"),
+        inputs("evaluate", "dataset", "method"),
     params:
-        values=[P["image_size"], P["evaluate"]],
-        cmd=lambda wc: dag.command(P, "evaluate", dataset=wc.dataset, method=wc.method),
+        values=values("evaluate", "dataset", "method"),
+        cmd=command("evaluate", "dataset", "method"),  # python -m pipeline.evaluate --profile P --dataset D --method M
     log:
         paths.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
     conda:
@@ -169,7 +182,7 @@ rule evaluate:
     resources:
         **cluster("evaluate"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule report:
@@ -177,11 +190,10 @@ rule report:
         outputs(paths.report_outputs(PROFILE)),
         paths.report_metrics(PROFILE),
     input:
-        dag.report_inputs(P, [j for j in dag.jobs_of(P) if j.stage == "evaluate"]),
-        dag.code_files("report"),
+        inputs("report"),
     params:
-        values=[P["evaluate"], P["report"]],
-        cmd=dag.command(P, "report"),
+        values=values("report"),
+        cmd=command("report"),  # python -m pipeline.report --profile P
     log:
         paths.log_file(PROFILE, "report"),
     conda:
@@ -189,4 +201,4 @@ rule report:
     resources:
         **cluster("report"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"

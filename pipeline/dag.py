@@ -16,6 +16,7 @@ Command-line::
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from pipeline import config, paths
+from rwgan.errors import RwganError
 from rwgan.variants import SWITCHES, Variant, phase2_runs, resolve_variant, shared_phase1
 
 STAGES = ("download", "prepare", "masks", "pretrain", "train", "evaluate", "report")
@@ -34,7 +36,7 @@ _COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/par
 _NETWORKS = ["rwgan/layers.py", "rwgan/models"]
 _TRAIN_CODE = (_COMMON + _NETWORKS
                + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
-                  "rwgan/training.py", "rwgan/variants.py", "pipeline/train.py"])
+                  "rwgan/training.py", "rwgan/variants.py", "rwgan/vgg.py", "pipeline/train.py"])
 CODE = {
     "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
     "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],
@@ -200,15 +202,6 @@ class Job:
         return "-".join([self.stage, *self.key.values()])
 
 
-def code_files(stage: str) -> list[str]:
-    """The stage's code as files (folders expanded to their .py files), for Snakemake inputs."""
-    files = []
-    for entry in CODE[stage]:
-        path = Path(entry)
-        files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [entry]
-    return files
-
-
 def launcher(params: dict, stage: str) -> list[str]:
     """``python`` or, for a stage given several GPUs in ``cluster.<stage>.gpus``, ``torchrun``."""
     gpus = int(params.get("cluster", {}).get(stage, {}).get("gpus", 0) or 0)
@@ -256,12 +249,6 @@ def _param_keys(raw: dict, profile: str, *sections: str, **key: str) -> tuple[st
 def jobs(profile: str, params_file: str | Path = config.PARAMS_FILE) -> list[Job]:
     """Every job of ``profile`` in a topological order."""
     return jobs_of(config.load(profile, params_file), params_file)
-
-
-def job(params: dict, stage: str, **key: str) -> Job:
-    """The one job of ``stage`` with wildcard values ``key``."""
-    (found,) = [j for j in jobs_of(params) if j.stage == stage and j.key == key]
-    return found
 
 
 def train_values(params: dict, variant: str) -> dict:
@@ -344,6 +331,48 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
         metrics=(paths.report_metrics(profile),),
     ))
     return out
+
+
+# --- the Snakefile's view ------------------------------------------------------------------
+def check_overrides(snakemake_config: dict, params_file: str | Path = config.PARAMS_FILE) -> None:
+    """Refuse ``snakemake --config key=value`` for anything but ``profile``: the jobs read
+    params.yaml, so another override would not reach them (set it in a profile instead)."""
+    raw = config.read_params_file(params_file)
+    ignored = sorted(k for k in {*snakemake_config, *raw} if k != "profile" and snakemake_config.get(k) != raw.get(k))
+    if ignored:
+        raise RwganError(f"--config {', '.join(ignored)}: only profile=<name> can be set on the command line "
+                         f"(the jobs read {params_file}; set other values in a profile there)")
+
+
+def jobs_by_key(params: dict) -> dict[tuple, Job]:
+    """Every job of ``params`` keyed by (stage, *wildcard values), for the Snakefile's rules."""
+    return {(j.stage, *j.key.values()): j for j in jobs_of(params)}
+
+
+def input_files(job: Job) -> list[str]:
+    """The job's dependencies as Snakemake inputs: code folders expanded to their .py files."""
+    files = []
+    for entry in job.deps:
+        path = Path(entry)
+        files += sorted(str(p) for p in path.rglob("*.py")) if entry in CODE[job.stage] and path.is_dir() else [entry]
+    return files
+
+
+def param_values(job: Job, params_file: str | Path = config.PARAMS_FILE) -> dict:
+    """The values of the params.yaml keys ``job`` reads (the keys dvc.yaml lists), by key."""
+    raw = _raw(str(params_file))
+    values = {}
+    for key in job.params:
+        node = raw
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    return values
+
+
+@functools.cache
+def _raw(params_file: str) -> dict:
+    return config.read_params_file(params_file)
 
 
 # --- dvc.yaml ---------------------------------------------------------------------------------

@@ -355,3 +355,11 @@ def test_stage_command_prints_one_error_line_and_exits_2(tmp_path):
     expected = f"error: {tmp_path / 'nowhere'}: not found (params.yaml data.datasets.paris.path)"
     assert done.stderr.strip().splitlines()[-1] == expected
     assert "error:" in (tmp_path / "logs" / "t" / "download-paris.log").read_text()
+    # As the Snakefile runs it (`cmd > log 2>&1`): every line once in the log, which stays whole.
+    log = tmp_path / "logs" / "t" / "download-paris.log"
+    with open(log, "w") as handle:
+        done = subprocess.run([sys.executable, "-m", "pipeline.download", "--dataset", "paris"], cwd=tmp_path,
+                              env={"PYTHONPATH": str(repo), "PATH": ""}, stdout=handle, stderr=handle, timeout=60)
+    assert done.returncode == 2
+    lines = log.read_text().splitlines()
+    assert lines == [expected]
