@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from pipeline import config, paths
+from pipeline.methods import checkpoint_variant
 from rwgan.errors import RwganError
 from rwgan.variants import SWITCHES, Variant, phase2_runs, resolve_variant, shared_phase1
 
@@ -33,7 +34,7 @@ STAGES = ("download", "prepare", "masks", "pretrain", "train", "evaluate", "repo
 # Code each stage runs; a change to any of these files re-runs the stage.
 _COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/params.schema.yaml", "pipeline/paths.py",
            "pipeline/cli_common.py"]
-_NETWORKS = ["rwgan/layers.py", "rwgan/models"]
+_NETWORKS = ["rwgan/layers.py", "rwgan/models", "rwgan/device.py", "rwgan/inference.py"]
 _TRAIN_CODE = (_COMMON + _NETWORKS
                + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
                   "rwgan/training.py", "rwgan/variants.py", "rwgan/vgg.py", "pipeline/train.py"])
@@ -45,16 +46,14 @@ CODE = {
     "train": _TRAIN_CODE,
     "evaluate": _COMMON
     + _NETWORKS
-    + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/inference.py",
-       "rwgan/metrics.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/evaluate.py"],
+    + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/metrics.py",
+       "rwgan/masks.py", "rwgan/variants.py", "pipeline/methods.py", "pipeline/evaluate.py"],
     "report": _COMMON
-    + ["rwgan/evaluation.py", "rwgan/inference.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/report.py",
-       "pipeline/tables.py", "pipeline/figures.py"],
+    + _NETWORKS
+    + ["rwgan/classical.py", "rwgan/evaluation.py", "rwgan/masks.py", "rwgan/variants.py",
+       "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
 }
 
-# Methods that need no trained checkpoint of their own.
-CLASSICAL = ("telea", "navier_stokes", "biharmonic")
-FIRST_STAGE = {"ic1": "full"}  # evaluated from another variant's checkpoint
 
 
 # --- what a profile runs -------------------------------------------------------------------
@@ -125,14 +124,14 @@ def methods(params: dict, dataset: str | None = None) -> list[str]:
     if dataset is None:
         return listed
     trained = set(variants(params, dataset))
-    return [m for m in listed if m in CLASSICAL or FIRST_STAGE.get(m, m) in trained]
+    return [m for m in listed if checkpoint_variant(m) in (None, *trained)]
 
 
 def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
     """The checkpoints an evaluation of ``method`` reads (none for classical methods)."""
-    if method in CLASSICAL:
+    variant = checkpoint_variant(method)
+    if variant is None:
         return []
-    variant = FIRST_STAGE.get(method, method)
     return [variant_checkpoint(params, dataset, t, variant) for t in train_mask_types(params)]
 
 

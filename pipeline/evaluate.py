@@ -38,8 +38,8 @@ from pathlib import Path
 
 from pipeline import config, dag, paths
 from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
+from pipeline.methods import checkpoint_variant, evaluable, kind
 from rwgan import io
-from rwgan.classical import CLASSICAL_METHODS
 from rwgan.errors import RwganError
 from rwgan.evaluation import (
     Inpaint,
@@ -53,15 +53,8 @@ from rwgan.evaluation import (
     summarize,
     time_inference,
 )
-from rwgan.inference import count_parameters, load_inpainter, resolve_device
-
-CLASSICAL = tuple(key for key, _ in CLASSICAL_METHODS)
-
-
-def known_methods(params: dict) -> list[str]:
-    """Every method id this profile can evaluate: trained variants, ic1, classical methods."""
-    return sorted(params["train"].get("variants") or {}) + [*dag.FIRST_STAGE, *CLASSICAL]
-
+from rwgan.device import resolve_device
+from rwgan.inference import count_parameters, load_inpainter
 
 def method_sets(params: dict, method: str) -> list[str]:
     """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
@@ -84,7 +77,7 @@ def checkpoint_mask_type(params: dict, set_name: str) -> str:
 
 def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> Path:
     """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)."""
-    variant = dag.FIRST_STAGE.get(method, method)
+    variant = checkpoint_variant(method)
     mask_type = checkpoint_mask_type(params, set_name)
     path = Path(dag.variant_checkpoint(params, dataset, mask_type, variant))
     if not path.is_file():
@@ -95,8 +88,8 @@ def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> P
 
 def _validate(params: dict, method: str) -> dict:
     """The ``evaluate`` section (its values checked by the schema), given ``method`` is known."""
-    if method not in known_methods(params):
-        raise RwganError(f"--method: unknown method {method!r} (known: {', '.join(known_methods(params))})")
+    if method not in evaluable(params):
+        raise RwganError(f"--method: unknown method {method!r} (known: {', '.join(evaluable(params))})")
     return params["evaluate"]
 
 
@@ -175,12 +168,12 @@ def _inpaint_sets(
     timing = None
     for set_name in dict.fromkeys(pair.set for pair in pairs):
         in_set = [pair for pair in pairs if pair.set == set_name]
-        if method in CLASSICAL:
+        if kind(params, method) == "classical":
             inpaint, parameters, stamp, method_device = classical_inpainter(method), 0, 0.0, "cpu"
         else:
             checkpoint = checkpoint_path(params, dataset, method, set_name)
             log.info("%s masks: checkpoint %s", set_name, checkpoint)
-            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=method in dag.FIRST_STAGE)
+            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=kind(params, method) == "first_stage")
             stamp, method_device = checkpoint.stat().st_mtime, device
         made = generate_composites(
             inpaint, in_set, composites, image_size, section["batch_size"], method,

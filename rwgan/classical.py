@@ -15,9 +15,7 @@ RGB needs no conversion to BGR.  Results are composited like the networks' outpu
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
-from skimage.restoration import inpaint_biharmonic
 
 from rwgan.errors import RwganError
 
@@ -28,7 +26,6 @@ CLASSICAL_METHODS: tuple[tuple[str, str], ...] = (
     ("biharmonic", "Biharmonic"),
 )
 INPAINT_RADIUS = 3
-_OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
 
 
 def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
@@ -52,9 +49,13 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.nd
         raise RwganError("hole: covers the whole image (expected some known pixels to fill from)")
     if not hole.any():
         return image.copy()
+    import cv2  # here, so that the method list imports without OpenCV and scikit-image
+    from skimage.restoration import inpaint_biharmonic
+
     if method == "biharmonic":
         filled = inpaint_biharmonic(image, hole, channel_axis=-1)  # float64 on [0, 1]
         filled = np.clip(np.rint(filled * 255), 0, 255).astype(np.uint8)
     else:
-        filled = cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, _OPENCV_FLAGS[method])
+        flag = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}[method]
+        filled = cv2.inpaint(image, hole.astype(np.uint8), INPAINT_RADIUS, flag)
     return np.where(hole[..., None], filled, image)

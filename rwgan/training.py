@@ -84,10 +84,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from rwgan import io
-from rwgan.vgg import VGGFeatures
 from rwgan.data import InpaintingDataset, tensor_to_image
+from rwgan.device import resolve_device
 from rwgan.errors import RwganError
-from rwgan.inference import build_generator, resolve_device, save_model
+from rwgan.inference import save_model
 from rwgan.losses import (
     correlation_loss,
     discriminator_loss,
@@ -97,8 +97,10 @@ from rwgan.losses import (
     reconstruction_loss,
     style_loss,
 )
-from rwgan.models import PatchDiscriminator, composite, region_wise_discriminator, standard_discriminator
+from rwgan.models import (PatchDiscriminator, build_generator, composite, region_wise_discriminator,
+                          standard_discriminator)
 from rwgan.variants import Variant
+from rwgan.vgg import VGGFeatures
 
 TRAIN_STATE_FORMAT = "rwgan-train-state-v1"
 LAST_CHECKPOINT = "last.pt"

@@ -8,7 +8,8 @@ import yaml
 
 from pipeline import config
 
-from rwgan.inference import build_generator, save_model
+from rwgan.inference import save_model
+from rwgan.models import build_generator
 from rwgan.variants import DiscriminatorSpec, Variant
 
 ROOT = Path(__file__).resolve().parents[1]

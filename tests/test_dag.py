@@ -139,9 +139,3 @@ def test_several_gpus_launch_training_with_torchrun():
 def test_snakemake_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in snakemake("--lint", "--config", "profile=smoke")
 
-
-def test_dag_knows_the_librarys_classical_methods():
-    """dag.py lists them without importing OpenCV/scikit-image at Snakefile start-up; keep it in step."""
-    from rwgan.classical import CLASSICAL_METHODS
-
-    assert dag.CLASSICAL == tuple(key for key, _ in CLASSICAL_METHODS)

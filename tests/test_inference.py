@@ -5,7 +5,8 @@ import torch
 
 from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
-from rwgan.inference import build_generator, count_parameters, load_inpainter, save_model
+from rwgan.inference import count_parameters, load_inpainter, save_model
+from rwgan.models import build_generator
 from rwgan.variants import DiscriminatorSpec, Variant
 
 SIZE = 32
