@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import ROOT
 from pipeline import config
 from rwgan.errors import RwganError
 
-ROOT = Path(__file__).resolve().parents[1]
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 

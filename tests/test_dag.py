@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import ROOT
 from pipeline import config, dag
 
-ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 PROFILES = sorted(config.read_params_file(ROOT / "params.yaml")["profiles"])
 

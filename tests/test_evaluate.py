@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import make_variant
 from pipeline import config
 from pipeline import evaluate as stage
 from pipeline.cli_common import write_csv
@@ -29,7 +30,6 @@ from rwgan.evaluation import (
 from rwgan.inference import save_model
 from rwgan.metrics import pixel_metrics
 from rwgan.models import region_wise_generator
-from rwgan.variants import DiscriminatorSpec, Variant
 
 SIZE = 64
 BINS = ("10-20%", "30-40%")
@@ -173,12 +173,7 @@ def test_classical_method_end_to_end(workspace):
 
 def _save_random_full_model(path: Path) -> None:
     """A model.pt of the full variant with untrained weights: inference needs no training."""
-    variant = Variant(
-        name="full", model="region_wise", standard_conv=False, lambda_correlation=1e-5, lambda_style=1e-3,
-        lambda_adversarial=1.0, correlation_on="coarse", style_on="refined", adversarial_phase=True,
-        discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),),
-    )
-    save_model(path, region_wise_generator(seed=3), variant, SIZE, params_hash="test", params={}, step=0)
+    save_model(path, region_wise_generator(seed=3), make_variant(), SIZE, params_hash="test", params={}, step=0)
 
 
 def test_trained_model_and_its_first_stage_from_the_same_checkpoint(workspace):

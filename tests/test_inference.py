@@ -3,19 +3,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_variant
 from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
 from rwgan.inference import count_parameters, load_inpainter, save_model
 from rwgan.models import build_generator
-from rwgan.variants import DiscriminatorSpec, Variant
 
 SIZE = 32
-
-
-def make_variant(model="region_wise", standard_conv=False):
-    return Variant(name=model, model=model, standard_conv=standard_conv, lambda_correlation=1e-5, lambda_style=1e-3,
-                   lambda_adversarial=1.0, correlation_on="coarse", style_on="refined", adversarial_phase=True,
-                   discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),))
 
 
 def checkpoint(tmp_path, model="region_wise", seed=3):

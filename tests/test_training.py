@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import PARAMS_FILE
 from pipeline import config as pipeline_config
 from pipeline import dag as pipeline_dag
 from pipeline import paths
@@ -35,7 +36,6 @@ from rwgan.training import (
 )
 from rwgan.variants import SWITCHES, Variant, resolve_variant
 
-PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 SIZE = 32
 needs_vgg = pytest.mark.skipif(not assets.cache_is_complete(assets.cache_dir()),
                                reason="VGG16 weights not in the cache (rwgan fetch-weights)")
