@@ -4,15 +4,16 @@
 #   snakemake --cores all --config profile=smoke            # another profile
 #   snakemake --profile profiles/slurm --config profile=paper   # on a slurm cluster
 #
-# Paths, commands and code dependencies come from pipeline/dag.py, which also
-# generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in step).
-# params.yaml is the one source of parameters; each rule's `params` holds the
-# resolved values it reads, so a changed value re-runs exactly the affected jobs.
+# Every job (its command, inputs, params and outputs) comes from pipeline/dag.py, which
+# also generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in
+# step). A rule's `params.values` are the params.yaml keys the job reads (the keys DVC
+# tracks), so a changed value re-runs exactly the affected jobs. A job's stdout and
+# stderr, tracebacks included, go to its log.
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 from pipeline import config as rwgan_config
-from pipeline import dag
+from pipeline import dag, paths
 
 min_version("9.0")
 
@@ -20,10 +21,10 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
-validate(config, "pipeline/params.schema.yaml")
-
 PROFILE = config["profile"]
-P = rwgan_config.load(PROFILE)
+P = rwgan_config.load(PROFILE)  # checks every profile against pipeline/params.schema.yaml
+dag.check_overrides(config)  # --config may choose the profile only
+JOBS = dag.jobs_by_key(P)
 
 
 wildcard_constraints:
@@ -35,8 +36,26 @@ wildcard_constraints:
     method="|".join(dag.methods(P)),
 
 
-def outputs(paths):
-    return [directory(p) if dag.is_folder(p) else p for p in paths]
+def job(stage, *wildcards):
+    """The pipeline.dag job of ``stage`` for a rule's wildcard values."""
+    return lambda wc: JOBS[(stage, *(getattr(wc, name) for name in wildcards))]
+
+
+def inputs(stage, *wildcards):
+    return lambda wc: dag.input_files(job(stage, *wildcards)(wc))
+
+
+def values(stage, *wildcards):
+    return lambda wc: dag.param_values(job(stage, *wildcards)(wc))
+
+
+def command(stage, *wildcards):
+    return lambda wc: job(stage, *wildcards)(wc).cmd
+
+
+def outputs(declared):
+    """Outputs as declared in pipeline/paths.py: a Folder is a Snakemake directory()."""
+    return [directory(p) if isinstance(p, paths.Folder) else p for p in declared]
 
 
 def cluster(stage):
@@ -50,144 +69,136 @@ def cluster(stage):
 
 rule all:
     input:
-        dag.report_outputs(PROFILE),
+        paths.report_outputs(PROFILE),
 
 
 rule download:
     output:
-        dag.download_marker(PROFILE, "{dataset}"),
+        paths.download_marker(PROFILE, "{dataset}"),
     input:
-        dag.code_files("download"),
+        inputs("download", "dataset"),
     params:
-        values=lambda wc: P["data"]["datasets"][wc.dataset],
-        cmd=lambda wc: dag.command(P, "download", dataset=wc.dataset),
+        values=values("download", "dataset"),
+        cmd=command("download", "dataset"),  # python -m pipeline.download --profile P --dataset D
     log:
-        dag.log_file(PROFILE, "download", "{dataset}"),
+        paths.log_file(PROFILE, "download", "{dataset}"),
     conda:
         "environment.yaml"
     resources:
         **cluster("download"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule prepare:
     output:
-        outputs([dag.data_dir(PROFILE, "{dataset}")]),
+        outputs([paths.data_dir(PROFILE, "{dataset}")]),
     input:
-        dag.download_marker(PROFILE, "{dataset}"),
-        dag.code_files("prepare"),
+        inputs("prepare", "dataset"),
     params:
-        values=lambda wc: [P["image_size"], P["seed"], P["data"]["datasets"][wc.dataset]],
-        cmd=lambda wc: dag.command(P, "prepare", dataset=wc.dataset),
+        values=values("prepare", "dataset"),
+        cmd=command("prepare", "dataset"),  # python -m pipeline.prepare --profile P --dataset D
     log:
-        dag.log_file(PROFILE, "prepare", "{dataset}"),
+        paths.log_file(PROFILE, "prepare", "{dataset}"),
     conda:
         "environment.yaml"
     resources:
         **cluster("prepare"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule masks:
     output:
-        outputs([dag.masks_dir(PROFILE), dag.masks_checksums(PROFILE)]),
+        outputs([paths.masks_dir(PROFILE), paths.masks_checksums(PROFILE)]),
     input:
-        dag.code_files("masks"),
+        inputs("masks"),
     params:
-        values=[P["image_size"], P["seed"], P["masks"]],
-        cmd=dag.command(P, "masks"),
+        values=values("masks"),
+        cmd=command("masks"),  # python -m pipeline.masks --profile P
     log:
-        dag.log_file(PROFILE, "masks"),
+        paths.log_file(PROFILE, "masks"),
     conda:
         "environment.yaml"
     resources:
         **cluster("masks"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule pretrain:
     output:
         dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}"),
     input:
-        dag.data_dir(PROFILE, "{dataset}"),
-        dag.code_files("pretrain"),
+        inputs("pretrain", "dataset", "mask_type", "group"),
     params:
-        values=lambda wc: dag.train_values(P, wc.group),
-        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.group,
-                                   phase="1"),
+        values=values("pretrain", "dataset", "mask_type", "group"),
+        # python -m pipeline.train --profile P --dataset D --mask-type T --variant G --phase 1
+        cmd=command("pretrain", "dataset", "mask_type", "group"),
     log:
-        dag.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
+        paths.log_file(PROFILE, "pretrain", "{dataset}-{mask_type}-{group}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["train"]["threads"]
     resources:
         **cluster("train"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule train:
     output:
         dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}"),
     input:
-        lambda wc: dag.phase1_checkpoint(PROFILE, wc.dataset, wc.mask_type, dag.phase1_group(P, wc.variant)),
-        dag.data_dir(PROFILE, "{dataset}"),
-        dag.code_files("train"),
+        inputs("train", "dataset", "mask_type", "variant"),
     params:
-        values=lambda wc: dag.train_values(P, wc.variant),
-        cmd=lambda wc: dag.command(P, "train", dataset=wc.dataset, mask_type=wc.mask_type, variant=wc.variant,
-                                   phase="2"),
+        values=values("train", "dataset", "mask_type", "variant"),
+        # python -m pipeline.train --profile P --dataset D --mask-type T --variant V --phase 2
+        cmd=command("train", "dataset", "mask_type", "variant"),
     log:
-        dag.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
+        paths.log_file(PROFILE, "train", "{dataset}-{mask_type}-{variant}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["train"]["threads"]
     resources:
         **cluster("train"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule evaluate:
     output:
-        outputs(dag.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
+        outputs(paths.evaluate_outputs(PROFILE, "{dataset}", "{method}")),
     input:
-        dag.data_dir(PROFILE, "{dataset}"),
-        dag.masks_dir(PROFILE),
-        lambda wc: dag.method_checkpoints(P, wc.dataset, wc.method),
-        dag.code_files("evaluate"),
+        inputs("evaluate", "dataset", "method"),
     params:
-        values=[P["image_size"], P["evaluate"]],
-        cmd=lambda wc: dag.command(P, "evaluate", dataset=wc.dataset, method=wc.method),
+        values=values("evaluate", "dataset", "method"),
+        cmd=command("evaluate", "dataset", "method"),  # python -m pipeline.evaluate --profile P --dataset D --method M
     log:
-        dag.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
+        paths.log_file(PROFILE, "evaluate", "{dataset}-{method}"),
     conda:
         "environment.yaml"
     threads: P["cluster"]["evaluate"]["threads"]
     resources:
         **cluster("evaluate"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"
 
 
 rule report:
     output:
-        outputs(dag.report_outputs(PROFILE)),
-        dag.report_metrics(PROFILE),
+        outputs(paths.report_outputs(PROFILE)),
+        paths.report_metrics(PROFILE),
     input:
-        dag.report_inputs(P, [j for j in dag.jobs_of(P) if j.stage == "evaluate"]),
-        dag.code_files("report"),
+        inputs("report"),
     params:
-        values=[P["evaluate"], P["report"]],
-        cmd=dag.command(P, "report"),
+        values=values("report"),
+        cmd=command("report"),  # python -m pipeline.report --profile P
     log:
-        dag.log_file(PROFILE, "report"),
+        paths.log_file(PROFILE, "report"),
     conda:
         "environment.yaml"
     resources:
         **cluster("report"),
     shell:
-        "{params.cmd}"
+        "{params.cmd} > {log} 2>&1"

@@ -4,7 +4,7 @@
   on CPU fp32 (with torch's threads and with one), and bf16 autocast + channels-last; on
   CUDA fp32 (cuDNN's default TF32 convolutions), bf16 autocast, bf16 + channels-last, and
   bf16 + channels-last + ``torch.compile`` (on CPU, compiling took 74 s and ran slower).
-- Its multiply-accumulates: nominal (every conv as the architecture specifies it; SPEC.md
+- Its multiply-accumulates: nominal (every conv as the architecture of docs/model.md specifies it, which
   says about 61.8 G at 256) and executed (after the sub-pixel fold of the upsampling
   convs, :mod:`rwgan.layers`), and the achieved fraction of the hardware's peak: the
   executed FLOP rate over a measured large matrix product (CPU and CUDA) and, on CUDA,

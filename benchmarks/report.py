@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-#: Table IV of the paper (RTX 2080 Ti): test seconds per image and parameters (M).
-PAPER_TABLE_IV = {"ours": (0.03, 4.7), "pconv": (0.01, 51.6)}
+from pipeline import config
+from pipeline.tables import read_paper
 
 
 class NotMeasured(Exception):
@@ -149,7 +149,7 @@ def _inference(results: dict) -> list[str]:
     cost = cpu["cost"]
     lines = [
         f"{cost['image_size']}x{cost['image_size']}: {cost['nominal_gmac_per_image']:.2f} GMAC per image as the "
-        "architecture specifies it (SPEC.md: about 61.8 at 256), "
+        "architecture specifies it (about 61.8 at 256), "
         f"{cost['executed_gmac_per_image']:.2f} GMAC executed (upsampling convs computed at the input "
         "resolution, `rwgan/layers.py`). 'of matmul': achieved FLOP rate over a large matrix product's in the same "
         "precision and threads; 'of peak': over the GPU's datasheet peak.", "",
@@ -183,7 +183,9 @@ def _inference(results: dict) -> list[str]:
 
 
 def _ratios(results: dict) -> list[str]:
-    (paper_ours, paper_ours_m), (paper_pconv, paper_pconv_m) = PAPER_TABLE_IV["ours"], PAPER_TABLE_IV["pconv"]
+    table_iv = read_paper(config.load()["report"]["paper_dir"]).complexity  # Table IV (RTX 2080 Ti)
+    (paper_ours, paper_ours_m), (paper_pconv, paper_pconv_m) = (
+        (table_iv[name]["seconds_per_image"], table_iv[name]["params_M"]) for name in ("Ours", "PC"))
     rows, parameters = [], None
     inference = results.get("inference", {})
     for device in ("cpu", "cuda"):

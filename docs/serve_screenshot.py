@@ -32,7 +32,8 @@ def main() -> None:
     from selenium.webdriver.common.by import By
     from skimage import data
 
-    from rwgan.inference import build_generator, load_inpainter, save_model
+    from rwgan.inference import load_inpainter, save_model
+    from rwgan.models import build_generator
     from rwgan.serve import make_server
     from rwgan.variants import DiscriminatorSpec, Variant
 

@@ -24,6 +24,7 @@ import csv
 import io as _stdio
 import logging
 import multiprocessing
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
+from pipeline import paths
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -50,10 +52,19 @@ def stage_parser(description: str | None) -> argparse.ArgumentParser:
     return parser
 
 
+def _stderr_is(path: Path) -> bool:
+    """Whether this process's stderr is the file ``path``."""
+    try:
+        ours, theirs = os.fstat(sys.stderr.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+
 def stage_logger(profile: str, stage: str, extra: str | None = None) -> logging.Logger:
-    """The logger of one stage run, writing ``logs/<profile>/<stage>[-<extra>].log`` and stderr."""
-    name = stage if extra is None else f"{stage}-{extra}"
-    path = Path("logs") / profile / f"{name}.log"
+    """The logger of one stage run, writing ``logs/<profile>/<stage>[-<extra>].log`` and stderr
+    (the log once, when stderr already is the log)."""
+    path = Path(paths.log_file(profile, stage, extra))
     path.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger(STAGE_LOGGER)
     logger.setLevel(logging.INFO)
@@ -61,7 +72,9 @@ def stage_logger(profile: str, stage: str, extra: str | None = None) -> logging.
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
         handler.close()
-    for handler in (logging.FileHandler(path, mode="w"), _TqdmHandler()):
+    # Under the workflow (`cmd > log 2>&1`) stderr already is the log: it gets every line once.
+    handlers = [_TqdmHandler()] + ([] if _stderr_is(path) else [logging.FileHandler(path, mode="w")])
+    for handler in handlers:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
     return logger

@@ -3,10 +3,10 @@
     download -> prepare -> masks -> pretrain (phase 1, shared) -> train (phase 2, per variant) -> evaluate -> report
 
 This module is the single description of every job of a profile: its command, the
-code, data and params it depends on, and what it writes.  The Snakefile builds its
-rules from the path and command functions below; ``dvc.yaml`` is generated from
-:func:`jobs` (``python -m pipeline.dag --write``) and a test checks that the committed
-file, the generator and the Snakefile agree.
+code, data and params it depends on, and what it writes (its paths from
+:mod:`pipeline.paths`).  The Snakefile builds its rules from the functions below;
+``dvc.yaml`` is generated from :func:`jobs` (``python -m pipeline.dag --write``) and a
+test checks that the committed file, the generator and the Snakefile agree.
 
 Command-line::
 
@@ -16,6 +16,7 @@ Command-line::
 from __future__ import annotations
 
 import argparse
+import functools
 import shlex
 import sys
 from dataclasses import dataclass, field
@@ -23,17 +24,21 @@ from pathlib import Path
 
 import yaml
 
-from pipeline import config
+from pipeline import config, paths
+from pipeline.methods import checkpoint_variant
+from rwgan.errors import RwganError
 from rwgan.variants import SWITCHES, Variant, phase2_runs, resolve_variant, shared_phase1
 
 STAGES = ("download", "prepare", "masks", "pretrain", "train", "evaluate", "report")
 
-# Code each stage runs; a change to any of these files re-runs the stage.
+# Code each stage runs; a change to any of these files re-runs the stage. (pipeline/paths.py and
+# pipeline/params.schema.yaml are left out: neither can change what a stage writes, only where, which
+# changes the declared outputs, or whether params.yaml loads.)
 _COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/cli_common.py"]
-_NETWORKS = ["rwgan/layers.py", "rwgan/models"]
+_NETWORKS = ["rwgan/layers.py", "rwgan/models", "rwgan/device.py", "rwgan/inference.py"]
 _TRAIN_CODE = (_COMMON + _NETWORKS
                + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
-                  "rwgan/training.py", "rwgan/variants.py", "pipeline/train.py"])
+                  "rwgan/training.py", "rwgan/variants.py", "rwgan/vgg.py", "pipeline/train.py"])
 CODE = {
     "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
     "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],
@@ -42,63 +47,14 @@ CODE = {
     "train": _TRAIN_CODE,
     "evaluate": _COMMON
     + _NETWORKS
-    + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/inference.py",
-       "rwgan/metrics.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/evaluate.py"],
+    + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/metrics.py",
+       "rwgan/masks.py", "rwgan/variants.py", "pipeline/methods.py", "pipeline/evaluate.py"],
     "report": _COMMON
-    + ["rwgan/evaluation.py", "rwgan/inference.py", "rwgan/masks.py", "rwgan/variants.py", "pipeline/report.py",
-       "pipeline/tables.py", "pipeline/figures.py"],
+    + _NETWORKS
+    + ["rwgan/classical.py", "rwgan/evaluation.py", "rwgan/masks.py", "rwgan/variants.py",
+       "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
 }
 
-# Methods that need no trained checkpoint of their own.
-CLASSICAL = ("telea", "navier_stokes", "biharmonic")
-FIRST_STAGE = {"ic1": "full"}  # evaluated from another variant's checkpoint
-
-
-# --- paths ----------------------------------------------------------------------------
-def download_marker(profile: str, dataset: str) -> str:
-    """Per profile (each dvc.yaml owns its outputs); the archives are shared in downloads/."""
-    return f"work/{profile}/downloads/{dataset}.complete"
-
-
-def data_dir(profile: str, dataset: str) -> str:
-    return f"work/{profile}/data/{dataset}"
-
-
-def masks_dir(profile: str) -> str:
-    return f"work/{profile}/masks"
-
-
-def masks_checksums(profile: str) -> str:
-    return f"reports/{profile}/masks.sha256"
-
-
-def run_dir(profile: str, dataset: str, mask_type: str, variant: str) -> str:
-    return f"work/{profile}/runs/{dataset}/{mask_type}/{variant}"
-
-
-def checkpoint(profile: str, dataset: str, mask_type: str, variant: str) -> str:
-    return f"{run_dir(profile, dataset, mask_type, variant)}/model.pt"
-
-
-def phase1_dir(profile: str, dataset: str, mask_type: str, group: str) -> str:
-    """The shared phase-1 run ``group`` (a variant id: see :func:`phase1_group`)."""
-    return f"work/{profile}/runs/{dataset}/{mask_type}/phase1/{group}"
-
-
-def phase1_checkpoint(profile: str, dataset: str, mask_type: str, group: str) -> str:
-    return f"{phase1_dir(profile, dataset, mask_type, group)}/model.pt"
-
-
-def eval_dir(profile: str, dataset: str, method: str) -> str:
-    return f"work/{profile}/eval/{dataset}/{method}"
-
-
-def report_dir(profile: str) -> str:
-    return f"reports/{profile}"
-
-
-def log_file(profile: str, stage: str, extra: str | None = None) -> str:
-    return f"logs/{profile}/{stage if extra is None else f'{stage}-{extra}'}.log"
 
 
 # --- what a profile runs -------------------------------------------------------------------
@@ -151,8 +107,8 @@ def variant_checkpoint(params: dict, dataset: str, mask_type: str, variant: str)
     """The final model.pt of ``variant``: its phase-2 run's, or for a variant without a
     phase 2 (RED) the shared phase-1 run's."""
     if has_phase2(params, variant):
-        return checkpoint(params["profile"], dataset, mask_type, variant)
-    return phase1_checkpoint(params["profile"], dataset, mask_type, phase1_group(params, variant))
+        return paths.checkpoint(params["profile"], dataset, mask_type, variant)
+    return paths.phase1_checkpoint(params["profile"], dataset, mask_type, phase1_group(params, variant))
 
 
 def variant_command(params: dict, dataset: str, mask_type: str, variant: str) -> str:
@@ -169,14 +125,14 @@ def methods(params: dict, dataset: str | None = None) -> list[str]:
     if dataset is None:
         return listed
     trained = set(variants(params, dataset))
-    return [m for m in listed if m in CLASSICAL or FIRST_STAGE.get(m, m) in trained]
+    return [m for m in listed if checkpoint_variant(m) in (None, *trained)]
 
 
 def method_checkpoints(params: dict, dataset: str, method: str) -> list[str]:
     """The checkpoints an evaluation of ``method`` reads (none for classical methods)."""
-    if method in CLASSICAL:
+    variant = checkpoint_variant(method)
+    if variant is None:
         return []
-    variant = FIRST_STAGE.get(method, method)
     return [variant_checkpoint(params, dataset, t, variant) for t in train_mask_types(params)]
 
 
@@ -185,48 +141,21 @@ def validates(params: dict) -> bool:
     return bool(params["train"]["validation"]["images"])
 
 
-def _run_outputs(params: dict, run: str) -> list[str]:
-    files = ["model.pt", "losses.csv", "loss_curve.png"] + (["validation.csv", "validation.png"]
-                                                           if validates(params) else [])
-    return [f"{run}/{name}" for name in files]
-
-
 def pretrain_outputs(params: dict, dataset: str, mask_type: str, group: str) -> list[str]:
-    return _run_outputs(params, phase1_dir(params["profile"], dataset, mask_type, group))
+    return paths.run_outputs(paths.phase1_dir(params["profile"], dataset, mask_type, group), validates(params))
 
 
 def train_outputs(params: dict, dataset: str, mask_type: str, variant: str) -> list[str]:
-    return _run_outputs(params, run_dir(params["profile"], dataset, mask_type, variant))
+    return paths.run_outputs(paths.run_dir(params["profile"], dataset, mask_type, variant), validates(params))
 
 
 def training_runs(params: dict) -> list[str]:
     """Every training run folder of the profile (phase 1 groups, then phase-2 variants)."""
     profile = params["profile"]
-    return [phase1_dir(profile, d, t, g) for d in datasets(params) for t in train_mask_types(params)
+    return [paths.phase1_dir(profile, d, t, g) for d in datasets(params) for t in train_mask_types(params)
             for g in phase1_groups(params, d)] + [
-            run_dir(profile, d, t, v) for d in datasets(params) for t in train_mask_types(params)
+            paths.run_dir(profile, d, t, v) for d in datasets(params) for t in train_mask_types(params)
             for v in phase2_variants(params, d)]
-
-
-def evaluate_outputs(profile: str, dataset: str, method: str) -> list[str]:
-    target = eval_dir(profile, dataset, method)
-    return [f"{target}/summary.csv", f"{target}/per_image.csv", f"{target}/timing.json", f"{target}/composites"]
-
-
-def report_outputs(profile: str) -> list[str]:
-    reports = report_dir(profile)
-    return [f"{reports}/tables", f"{reports}/figures", f"{reports}/metrics.csv", f"{reports}/README.md"]
-
-
-def report_metrics(profile: str) -> str:
-    return f"{report_dir(profile)}/metrics.json"
-
-
-def is_folder(path: str) -> bool:
-    """Whether an output is a folder (Snakemake's ``directory()``): prepared data, masks,
-    composites, tables and figures."""
-    parts = path.split("/")
-    return parts[-1] in ("masks", "composites", "tables", "figures") or (len(parts) == 4 and parts[2] == "data")
 
 
 def report_inputs(params: dict, evaluations: list) -> list[str]:
@@ -247,8 +176,8 @@ def report_inputs(params: dict, evaluations: list) -> list[str]:
         *[o for j in evaluations for o in j.outs if not o.endswith("composites")],
         *checkpoints,
         *curves,
-        *[data_dir(profile, d) for d in datasets(params)],
-        masks_dir(profile),
+        *[paths.data_dir(profile, d) for d in datasets(params)],
+        paths.masks_dir(profile),
         *[str(paper / name) for name in ("paper_tables_I_II.csv", "paper_table_III.csv", "paper_table_IV.csv")],
         *sorted({item["mask"] for item in removal.get("items", [])}),
     ]
@@ -271,15 +200,6 @@ class Job:
     def name(self) -> str:
         """A unique name valid for dvc (letters, digits, '-' and '_'): ``train-embedded-mixed-full``."""
         return "-".join([self.stage, *self.key.values()])
-
-
-def code_files(stage: str) -> list[str]:
-    """The stage's code as files (folders expanded to their .py files), for Snakemake inputs."""
-    files = []
-    for entry in CODE[stage]:
-        path = Path(entry)
-        files += sorted(str(p) for p in path.rglob("*.py")) if path.is_dir() else [entry]
-    return files
 
 
 def launcher(params: dict, stage: str) -> list[str]:
@@ -331,12 +251,6 @@ def jobs(profile: str, params_file: str | Path = config.PARAMS_FILE) -> list[Job
     return jobs_of(config.load(profile, params_file), params_file)
 
 
-def job(params: dict, stage: str, **key: str) -> Job:
-    """The one job of ``stage`` with wildcard values ``key``."""
-    (found,) = [j for j in jobs_of(params) if j.stage == stage and j.key == key]
-    return found
-
-
 def train_values(params: dict, variant: str) -> dict:
     """The params one training run reads: image size, seed, model, train (its own variant entry only;
     a phase-1 run's is its group's)."""
@@ -359,19 +273,19 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
         out.append(Job(
             stage="download", key={"dataset": dataset},
             cmd=command(params, "download", dataset=dataset),
-            deps=tuple(CODE["download"]), outs=(download_marker(profile, dataset),),
-            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "download", dataset),
+            deps=tuple(CODE["download"]), outs=(paths.download_marker(profile, dataset),),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=paths.log_file(profile, "download", dataset),
         ))
         out.append(Job(
             stage="prepare", key={"dataset": dataset},
             cmd=command(params, "prepare", dataset=dataset),
-            deps=(download_marker(profile, dataset), *CODE["prepare"]), outs=(data_dir(profile, dataset),),
-            params=_param_keys(raw, profile, "data", dataset=dataset), log=log_file(profile, "prepare", dataset),
+            deps=(paths.download_marker(profile, dataset), *CODE["prepare"]), outs=(paths.data_dir(profile, dataset),),
+            params=_param_keys(raw, profile, "data", dataset=dataset), log=paths.log_file(profile, "prepare", dataset),
         ))
     out.append(Job(
         stage="masks", key={}, cmd=command(params, "masks"),
-        deps=tuple(CODE["masks"]), outs=(masks_dir(profile), masks_checksums(profile)),
-        params=_param_keys(raw, profile, "masks"), log=log_file(profile, "masks"),
+        deps=tuple(CODE["masks"]), outs=(paths.masks_dir(profile), paths.masks_checksums(profile)),
+        params=_param_keys(raw, profile, "masks"), log=paths.log_file(profile, "masks"),
     ))
     for dataset in datasets(params):
         for mask_type in train_mask_types(params):
@@ -380,10 +294,10 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
                 out.append(Job(
                     stage="pretrain", key={"dataset": dataset, "mask_type": mask_type, "variant": group},
                     cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1"),
-                    deps=(data_dir(profile, dataset), *CODE["pretrain"]),
+                    deps=(paths.data_dir(profile, dataset), *CODE["pretrain"]),
                     outs=tuple(outs),
                     params=_param_keys(raw, profile, "model", "train", variant=group),
-                    log=log_file(profile, "pretrain", f"{dataset}-{mask_type}-{group}"),
+                    log=paths.log_file(profile, "pretrain", f"{dataset}-{mask_type}-{group}"),
                     plots=tuple(outs[1:2] + outs[3:4]),
                 ))
             for variant in phase2_variants(params, dataset):
@@ -392,11 +306,11 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
                 out.append(Job(
                     stage="train", key={"dataset": dataset, "mask_type": mask_type, "variant": variant},
                     cmd=command(params, "train", dataset=dataset, mask_type=mask_type, variant=variant, phase="2"),
-                    deps=(phase1_checkpoint(profile, dataset, mask_type, group), data_dir(profile, dataset),
+                    deps=(paths.phase1_checkpoint(profile, dataset, mask_type, group), paths.data_dir(profile, dataset),
                           *CODE["train"]),
                     outs=tuple(outs),
                     params=_param_keys(raw, profile, "model", "train", variant=variant),
-                    log=log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
+                    log=paths.log_file(profile, "train", f"{dataset}-{mask_type}-{variant}"),
                     plots=tuple(outs[1:2] + outs[3:4]),
                 ))
     for dataset in datasets(params):
@@ -404,19 +318,61 @@ def jobs_of(params: dict, params_file: str | Path = config.PARAMS_FILE) -> list[
             out.append(Job(
                 stage="evaluate", key={"dataset": dataset, "method": method},
                 cmd=command(params, "evaluate", dataset=dataset, method=method),
-                deps=(data_dir(profile, dataset), masks_dir(profile),
+                deps=(paths.data_dir(profile, dataset), paths.masks_dir(profile),
                       *method_checkpoints(params, dataset, method), *CODE["evaluate"]),
-                outs=tuple(evaluate_outputs(profile, dataset, method)),
-                params=_param_keys(raw, profile, "evaluate"), log=log_file(profile, "evaluate", f"{dataset}-{method}"),
+                outs=tuple(paths.evaluate_outputs(profile, dataset, method)),
+                params=_param_keys(raw, profile, "evaluate"), log=paths.log_file(profile, "evaluate", f"{dataset}-{method}"),
             ))
     out.append(Job(
         stage="report", key={}, cmd=command(params, "report"),
         deps=(*report_inputs(params, [j for j in out if j.stage == "evaluate"]), *CODE["report"]),
-        outs=tuple(report_outputs(profile)),
-        params=_param_keys(raw, profile, "evaluate", "report"), log=log_file(profile, "report"),
-        metrics=(report_metrics(profile),),
+        outs=tuple(paths.report_outputs(profile)),
+        params=_param_keys(raw, profile, "evaluate", "report"), log=paths.log_file(profile, "report"),
+        metrics=(paths.report_metrics(profile),),
     ))
     return out
+
+
+# --- the Snakefile's view ------------------------------------------------------------------
+def check_overrides(snakemake_config: dict, params_file: str | Path = config.PARAMS_FILE) -> None:
+    """Refuse ``snakemake --config key=value`` for anything but ``profile``: the jobs read
+    params.yaml, so another override would not reach them (set it in a profile instead)."""
+    raw = config.read_params_file(params_file)
+    ignored = sorted(k for k in {*snakemake_config, *raw} if k != "profile" and snakemake_config.get(k) != raw.get(k))
+    if ignored:
+        raise RwganError(f"--config {', '.join(ignored)}: only profile=<name> can be set on the command line "
+                         f"(the jobs read {params_file}; set other values in a profile there)")
+
+
+def jobs_by_key(params: dict) -> dict[tuple, Job]:
+    """Every job of ``params`` keyed by (stage, *wildcard values), for the Snakefile's rules."""
+    return {(j.stage, *j.key.values()): j for j in jobs_of(params)}
+
+
+def input_files(job: Job) -> list[str]:
+    """The job's dependencies as Snakemake inputs: code folders expanded to their .py files."""
+    files = []
+    for entry in job.deps:
+        path = Path(entry)
+        files += sorted(str(p) for p in path.rglob("*.py")) if entry in CODE[job.stage] and path.is_dir() else [entry]
+    return files
+
+
+def param_values(job: Job, params_file: str | Path = config.PARAMS_FILE) -> dict:
+    """The values of the params.yaml keys ``job`` reads (the keys dvc.yaml lists), by key."""
+    raw = _raw(str(params_file))
+    values = {}
+    for key in job.params:
+        node = raw
+        for part in key.split("."):
+            node = node[part]
+        values[key] = node
+    return values
+
+
+@functools.cache
+def _raw(params_file: str) -> dict:
+    return config.read_params_file(params_file)
 
 
 # --- dvc.yaml ---------------------------------------------------------------------------------
@@ -426,13 +382,13 @@ def dvc_yaml(profile: str) -> dict:
     plots = []
     metrics = []
     for job in jobs(profile):
-        stage = {"cmd": job.cmd, "deps": list(job.deps)}
+        stage = {"cmd": job.cmd, "deps": [str(d) for d in job.deps]}
         if job.params:
             stage["params"] = list(job.params)
         # Reports are versioned in git, not in the DVC cache.
-        git_tracked = job.stage == "report" or job.outs[-1] == masks_checksums(profile)
+        git_tracked = job.stage == "report" or job.outs[-1] == paths.masks_checksums(profile)
         stage["outs"] = [
-            {out: {"cache": False}} if git_tracked and out.startswith("reports/") else out for out in job.outs
+            {str(out): {"cache": False}} if git_tracked and out.startswith("reports/") else str(out) for out in job.outs
         ]
         if job.metrics:
             stage["metrics"] = [{m: {"cache": False}} for m in job.metrics]

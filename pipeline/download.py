@@ -28,11 +28,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from pipeline import paths
 from pipeline.cli_common import dataset_stage_main, run
 from rwgan import data, io
 from rwgan.errors import RwganError
 
-DOWNLOADS = Path("downloads")
 CHUNK = 1 << 20
 
 
@@ -55,7 +55,7 @@ def local_copy(dataset: str, url: str) -> Path:
     name = Path(urllib.parse.urlparse(url).path).name
     if not name:
         raise RwganError(f"{url}: expected a URL ending in a file name")
-    return DOWNLOADS / dataset / name
+    return paths.DOWNLOADS / dataset / name
 
 
 def remote_files(dataset: str, spec: dict) -> list[tuple[str, str | None, str]]:
@@ -200,7 +200,7 @@ def download(params: dict, dataset: str, log) -> Path:
         dest = local_copy(dataset, url)
         log.info("%s -> %s (%s)", url, dest, key)
         lines.append(f"{fetch(url, dest, sha256, log)}  {dest}")
-    marker = Path(params["workdir"]) / "downloads" / f"{dataset}.complete"
+    marker = Path(paths.download_marker(params["profile"], dataset))
     io.write_text(marker, "".join(line + "\n" for line in lines))
     log.info("%s: %d source file(s) in place", dataset, len(lines))
     return marker

@@ -36,13 +36,12 @@ import logging
 import shutil
 from pathlib import Path
 
-from pipeline import config, dag
+from pipeline import config, dag, paths
 from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
+from pipeline.methods import checkpoint_variant, evaluable, kind
 from rwgan import io
-from rwgan.classical import CLASSICAL_METHODS
 from rwgan.errors import RwganError
 from rwgan.evaluation import (
-    METRICS,
     Inpaint,
     Pair,
     classical_inpainter,
@@ -54,15 +53,8 @@ from rwgan.evaluation import (
     summarize,
     time_inference,
 )
-from rwgan.inference import count_parameters, load_inpainter, resolve_device
-
-CLASSICAL = tuple(key for key, _ in CLASSICAL_METHODS)
-
-
-def known_methods(params: dict) -> list[str]:
-    """Every method id this profile can evaluate: trained variants, ic1, classical methods."""
-    return sorted(params["train"].get("variants") or {}) + [*dag.FIRST_STAGE, *CLASSICAL]
-
+from rwgan.device import resolve_device
+from rwgan.inference import count_parameters, load_inpainter
 
 def method_sets(params: dict, method: str) -> list[str]:
     """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
@@ -85,7 +77,7 @@ def checkpoint_mask_type(params: dict, set_name: str) -> str:
 
 def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> Path:
     """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)."""
-    variant = dag.FIRST_STAGE.get(method, method)
+    variant = checkpoint_variant(method)
     mask_type = checkpoint_mask_type(params, set_name)
     path = Path(dag.variant_checkpoint(params, dataset, mask_type, variant))
     if not path.is_file():
@@ -95,38 +87,20 @@ def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> P
 
 
 def _validate(params: dict, method: str) -> dict:
-    """The ``evaluate`` section, checked; raises naming the key (or ``--method``)."""
-    section = params.get("evaluate") or {}
-    for key in ("sets", "metrics", "batch_size", "device", "timing"):
-        if key not in section:
-            raise RwganError(f"params.yaml: evaluate.{key} is missing")
-    if method not in known_methods(params):
-        raise RwganError(f"--method: unknown method {method!r} (known: {', '.join(known_methods(params))})")
-    unknown = [name for name in section["metrics"] if name not in METRICS]
-    if unknown:
-        raise RwganError(f"params.yaml: evaluate.metrics has unknown {unknown} (expected some of {', '.join(METRICS)})")
-    counts = {
-        "batch_size": (section["batch_size"], 1),
-        "kid_subset_size": (section.get("kid_subset_size"), 2),
-        "timing.warmup": ((section["timing"] or {}).get("warmup"), 0),
-        "timing.repeats": ((section["timing"] or {}).get("repeats"), 1),
-    }
-    for key, (value, least) in counts.items():
-        if key == "kid_subset_size" and value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            raise RwganError(f"params.yaml: evaluate.{key} must be an integer >= {least}, got {value!r}")
-    return section
+    """The ``evaluate`` section (its values checked by the schema), given ``method`` is known."""
+    if method not in evaluable(params):
+        raise RwganError(f"--method: unknown method {method!r} (known: {', '.join(evaluable(params))})")
+    return params["evaluate"]
 
 
 def _inputs(params: dict, dataset: str, sets: list[str]) -> list[Pair]:
     """Every (set, bin, mask, test image) pair; missing folders name the stage that makes them."""
-    test_dir = Path(dag.data_dir(params["profile"], dataset)) / "test"
+    test_dir = Path(paths.data_dir(params["profile"], dataset)) / "test"
     images = io.list_images(test_dir) if test_dir.is_dir() else []
     if not images:
         make = dag.command(params, "prepare", dataset=dataset)
         raise RwganError(f"{test_dir}: no test images (expected from `{make}`)")
-    masks_root = Path(dag.masks_dir(params["profile"]))
+    masks_root = Path(paths.masks_dir(params["profile"]))
     for set_name in sets:
         if not (masks_root / set_name / "manifest.csv").is_file():
             raise RwganError(
@@ -158,7 +132,7 @@ def evaluate(params: dict, dataset: str, method: str, resume: bool = False, resc
         raise RwganError(f"params.yaml: evaluate.{exc}") from None
     sets = method_sets(params, method)
     pairs = _inputs(params, dataset, sets)
-    out = Path(dag.eval_dir(params["profile"], dataset, method))
+    out = Path(paths.eval_dir(params["profile"], dataset, method))
     composites = out / "composites"
     log = logging.getLogger(STAGE_LOGGER)
     log.info("%s on %s: %d pairs in sets %s, device %s", method, dataset, len(pairs), ", ".join(sets), device)
@@ -194,12 +168,12 @@ def _inpaint_sets(
     timing = None
     for set_name in dict.fromkeys(pair.set for pair in pairs):
         in_set = [pair for pair in pairs if pair.set == set_name]
-        if method in CLASSICAL:
+        if kind(params, method) == "classical":
             inpaint, parameters, stamp, method_device = classical_inpainter(method), 0, 0.0, "cpu"
         else:
             checkpoint = checkpoint_path(params, dataset, method, set_name)
             log.info("%s masks: checkpoint %s", set_name, checkpoint)
-            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=method in dag.FIRST_STAGE)
+            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=kind(params, method) == "first_stage")
             stamp, method_device = checkpoint.stat().st_mtime, device
         made = generate_composites(
             inpaint, in_set, composites, image_size, section["batch_size"], method,

@@ -35,7 +35,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from pipeline import config
+from pipeline import config, paths
 from pipeline.cli_common import replacing_folder, run, stage_logger, stage_parser, worker_map, write_csv
 from rwgan import io, masks
 from rwgan.errors import RwganError
@@ -68,8 +68,8 @@ def build_mask(job: MaskJob) -> np.ndarray:
             return masks.regular_mask(job.size, job.hole_size)
         rng = masks.mask_rng(job.seed, "regular", (0, 100), job.index)
         return masks.random_regular_mask(rng, job.size, job.hole_size)
-    hole_bin = masks.parse_bin(job.bin)
-    return masks.GENERATORS[job.stream](masks.mask_rng(job.seed, job.stream, hole_bin, job.index), job.size, hole_bin)
+    (hole,) = masks.generate_binned(job.stream, job.bin, 1, job.seed, job.size, start=job.index)
+    return hole
 
 
 def write_mask(root: Path, file: str, stream: str, hole: np.ndarray, hole_bin: str) -> dict:
@@ -107,16 +107,8 @@ def _nvidia_hole(args: tuple[str, int, tuple]) -> tuple[str, str | None, bytes]:
 # ------------------------------------------------------------------ the stage
 
 
-def _positive_int(section: dict, key: str, where: str) -> int:
-    value = section.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise RwganError(f"params.yaml {where}.{key}: expected a positive integer, got {value!r}")
-    return value
-
-
-def _bins(values, where: str) -> list[masks.Bin]:
-    if not isinstance(values, list) or not values:
-        raise RwganError(f"params.yaml {where}: expected a list of bins like '10-20%', got {values!r}")
+def _bins(values: list[str], where: str) -> list[masks.Bin]:
+    """Bins of params.yaml ``where`` (their form checked by the schema, lo < hi here)."""
     return [masks.parse_bin(v, f"params.yaml {where}") for v in values]
 
 
@@ -130,20 +122,13 @@ def plan(params: dict, set_name: str, root: Path) -> list[MaskJob]:
         ]
 
     if set_name in masks.KINDS:
-        return binned(set_name, _bins(section.get("bins"), "masks.bins"), _positive_int(section, "per_bin", "masks"))
+        return binned(set_name, _bins(section["bins"], "masks.bins"), section["per_bin"])
     if set_name == "sweep":
-        sweep = section.get("sweep") or {}
-        kind = sweep.get("kind")
-        if kind not in masks.KINDS:
-            raise RwganError(f"params.yaml masks.sweep.kind: expected one of {', '.join(masks.KINDS)}, got {kind!r}")
-        bins = _bins(sweep.get("bins"), "masks.sweep.bins")
-        return binned(kind, bins, _positive_int(sweep, "per_bin", "masks.sweep"))
-    regular = section.get("regular") or {}
-    fraction = regular.get("hole_fraction")
-    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
-        raise RwganError(f"params.yaml masks.regular.hole_fraction: expected a number in (0, 1], got {fraction!r}")
-    hole_size = max(1, round(fraction * size))
-    count = _positive_int(regular, "per_bin", "masks.regular")
+        sweep = section["sweep"]
+        return binned(sweep["kind"], _bins(sweep["bins"], "masks.sweep.bins"), sweep["per_bin"])
+    regular = section["regular"]
+    hole_size = max(1, round(regular["hole_fraction"] * size))
+    count = regular["per_bin"]
     return [
         MaskJob(str(root), "regular", placement, i, seed, size, hole_size)
         for placement in ("centred", "random")
@@ -167,8 +152,8 @@ def import_nvidia(params: dict, root: Path, workers: int, log) -> list[dict]:
     Files are read in name order by workers of their own, stopped once every bin is full.
     """
     section = params["masks"]
-    nvidia = section.get("nvidia") or {}
-    if not nvidia.get("path"):
+    nvidia = section["nvidia"]
+    if not nvidia["path"]:
         raise RwganError(
             f"params.yaml masks.nvidia.path: not set (expected the folder of the NVIDIA irregular test masks, "
             f"from {NVIDIA_SOURCE}), or drop 'nvidia' from masks.sets"
@@ -176,8 +161,7 @@ def import_nvidia(params: dict, root: Path, workers: int, log) -> list[dict]:
     files = io.list_images(nvidia["path"])
     if not files:
         raise RwganError(f"{nvidia['path']}: no mask images found (expected the NVIDIA test masks, PNG)")
-    bins = _bins(section.get("bins"), "masks.bins")
-    per_bin = _positive_int(nvidia, "per_bin", "masks.nvidia")
+    bins, per_bin = _bins(section["bins"], "masks.bins"), nvidia["per_bin"]
     size = int(params["image_size"])
     chosen: dict[str, list[tuple[str, bytes]]] = {masks.bin_label(b): [] for b in bins}
     tasks = ((str(path), size, tuple(bins)) for path in files)
@@ -210,26 +194,19 @@ def write_checksums(masks_dir: Path, set_names: list[str], out: Path, log) -> No
     io.write_text(out, "".join(line + "\n" for line in sorted(lines)))
 
 
-def configured_sets(params: dict) -> list[str]:
-    names = params["masks"].get("sets")
-    if not isinstance(names, list) or not names or any(name not in SETS for name in names):
-        raise RwganError(f"params.yaml masks.sets: expected a list drawn from {', '.join(SETS)}, got {names!r}")
-    return names
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__)
     parser.add_argument("--set", action="append", choices=SETS, help="only (re)build this set (repeatable)")
     args = parser.parse_args(argv)
     params = config.load(args.profile)
     log = stage_logger(params["profile"], "masks")
-    names = configured_sets(params)
+    names = params["masks"]["sets"]
     selected = args.set or names
     for name in selected:
         if name not in names:
             raise RwganError(f"--set {name}: not in params.yaml masks.sets ({', '.join(names)})")
-    masks_dir = Path(params["workdir"]) / "masks"
-    workers = _positive_int(params["masks"], "workers", "masks")
+    masks_dir = Path(paths.masks_dir(params["profile"]))
+    workers = params["masks"]["workers"]
     log.info("profile %s: mask sets %s at %d px, seed %s", params["profile"], ", ".join(selected),
              params["image_size"], params["seed"])
     generated = [name for name in selected if name != "nvidia"]
@@ -241,7 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                 else:
                     rows = generate_set(params, name, root, imap, log)
                 write_csv(root / "manifest.csv", masks.MANIFEST_COLUMNS, rows)
-    checksums = Path("reports") / params["profile"] / "masks.sha256"
+    checksums = Path(paths.masks_checksums(params["profile"]))
     write_checksums(masks_dir, names, checksums, log)
     log.info("wrote %s", checksums)
 

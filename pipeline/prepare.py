@@ -38,6 +38,7 @@ from typing import Iterator, Protocol
 import numpy as np
 from tqdm import tqdm
 
+from pipeline import paths
 from pipeline.cli_common import dataset_stage_main, replacing_folder, run, worker_map, write_csv
 from pipeline.download import check_local, dataset_params, local_copy
 from rwgan import data, io
@@ -347,7 +348,7 @@ def prepare(params: dict, dataset: str, log) -> Path:
     spec = dataset_params(params, dataset)
     size, seed = int(params["image_size"]), int(params["seed"])
     workers = int((params.get("data") or {}).get("workers") or 1)
-    final = Path(params["workdir"]) / "data" / dataset
+    final = Path(paths.data_dir(params["profile"], dataset))
     with replacing_folder(final) as root:
         if spec["source"] == "embedded":
             rows = _write_embedded(spec, root, size, seed)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from pipeline import paths
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -81,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="write the current metrics as the new baseline")
     args = parser.parse_args(argv)
     try:
-        current_path = Path("reports") / args.profile / "metrics.csv"
+        current_path = Path(paths.metrics_csv(args.profile))
         current = read_metrics(current_path)
         if args.update:
             io.write_text(baseline_path(args.profile), current.sort_values(KEY).to_csv(index=False))

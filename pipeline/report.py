@@ -31,7 +31,8 @@ from typing import Callable
 
 from tqdm import tqdm
 
-from pipeline import cli_common, config, dag, figures, tables
+from pipeline import cli_common, config, dag, figures, paths, tables
+from pipeline.methods import EXTERNAL
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -57,28 +58,15 @@ class Entry:
 
 
 # --------------------------------------------------------------------------- params
-def _get(section: dict, key: str, kind: type | tuple, where: str = "report"):
-    """``section[key]``, checked to be of ``kind``; else an error naming ``<where>.<key>``."""
-    name = f"{where}.{key}" if where else key
-    if not isinstance(section, dict) or key not in section:
-        raise RwganError(f"params.yaml: {name} is missing")
-    value = section[key]
-    if not isinstance(value, kind):
-        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-        raise RwganError(f"params.yaml: {name} must be a {names}, got {type(value).__name__}")
-    return value
-
-
 def display_from(report: dict) -> tables.Display:
-    reported = _get(report, "reported_in_paper", list)
-    decimals = _get(report, "decimals", dict)
-    missing = [m for m in _get(report, "metrics", list) if m not in decimals]
+    decimals = report["decimals"]
+    missing = [m for m in report["metrics"] if m not in decimals]
     if missing:
         raise RwganError(f"params.yaml: report.decimals has no entry for {', '.join(missing)}")
     return tables.Display(
-        dataset_names=_get(report, "dataset_names", dict),
-        method_names=_get(report, "method_names", dict),
-        reported_in_paper=frozenset(reported),
+        dataset_names=report["dataset_names"],
+        method_names=report["method_names"],
+        reported_in_paper=frozenset(EXTERNAL),
         decimals=decimals,
     )
 
@@ -121,9 +109,9 @@ def build_tables(
     report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int
 ) -> list[tables.Table]:
     """Tables I-IV as configured in ``report`` (params.yaml ``report:``)."""
-    datasets = _get(report, "datasets", list)
-    metrics, bins = _get(report, "metrics", list), _get(report, "bins", list)
-    main_methods = _get(report, "main_table_methods", list)
+    datasets = report["datasets"]
+    metrics, bins = report["metrics"], report["bins"]
+    main_methods = report["main_table_methods"]
     in_paper = {d for d in datasets if display.dataset(d) in {key[3] for key in paper.main}}
     layout = tables.TableLayout(
         tuple(shown_datasets(datasets, results, main_methods, in_paper)), tuple(main_methods), tuple(metrics),
@@ -134,9 +122,9 @@ def build_tables(
         for number, mask_type in tables.MAIN_TABLES
     ]
 
-    ablation = _get(report, "ablation", dict)
-    ablation_methods = _get(ablation, "methods", list, "report.ablation")
-    paper_dataset = _get(ablation, "paper_dataset", str, "report.ablation")
+    ablation = report["ablation"]
+    ablation_methods = ablation["methods"]
+    paper_dataset = ablation["paper_dataset"]
     ablation_layout = tables.TableLayout(
         shown_datasets(datasets, results, ablation_methods, {paper_dataset}), tuple(ablation_methods),
         tuple(metrics), tuple(bins),
@@ -144,11 +132,11 @@ def build_tables(
     built.append(
         tables.ablation_table(
             results, paper, ablation_layout,
-            display.renamed(_get(ablation, "method_names", dict, "report.ablation")),
-            tuple(_get(ablation, "mask_types", list, "report.ablation")), paper_dataset,
+            display.renamed(ablation["method_names"]),
+            tuple(ablation["mask_types"]), paper_dataset,
         )
     )
-    complexity_methods = _get(report, "complexity_methods", list)
+    complexity_methods = report["complexity_methods"]
     built.append(
         tables.complexity_table(
             results, paper, tuple(complexity_methods),
@@ -188,10 +176,9 @@ def comparison_jobs(specs: dict, datasets: list[str], results, display, workdir:
     """Figs. 4-9: for each dataset where any of a grid's methods ran, input | methods | GT."""
     jobs = []
     for key, (number, title, stem) in FIGURE_SPECS.items():
-        where = f"report.figures.{key}"
-        spec = _get(specs, key, dict, "report.figures")
-        methods, sets = _get(spec, "methods", list, where), _get(spec, "sets", list, where)
-        bins, per_bin = _get(spec, "bins", (list, type(None)), where), _get(spec, "per_bin", int, where)
+        spec = specs[key]
+        methods, sets = spec["methods"], spec["sets"]
+        bins, per_bin = spec["bins"], spec["per_bin"]
         for dataset in shown_datasets(datasets, results, methods, set()):
             ran = [m for m in methods if (dataset, m) in results.evaluated]
             absent = [display.method(m) for m in methods if m not in ran]
@@ -214,8 +201,8 @@ def comparison_jobs(specs: dict, datasets: list[str], results, display, workdir:
 
 def sweep_jobs(spec: dict, datasets: list[str], results, display, workdir: Path) -> list[FigureJob]:
     """Fig. 10: one test image under masks from 0% to 100% hole, per dataset where the method ran."""
-    method = _get(spec, "method", str, "report.figures.sweep")
-    mask_set = _get(spec, "set", str, "report.figures.sweep")
+    method = spec["method"]
+    mask_set = spec["set"]
     jobs = []
     for dataset in shown_datasets(datasets, results, [method], set()):
         examples = figures.sweep_examples(workdir / "masks", dataset_test_images(workdir, dataset), mask_set)
@@ -237,13 +224,10 @@ def _in_workdir(workdir: Path, path: str) -> Path:
 def object_removal_job(spec: dict, params: dict, workdir: Path) -> FigureJob:
     """Fig. 11: the checkpoint named in ``report.object_removal`` on the listed user images and masks."""
     where = "report.object_removal"
-    run = _get(spec, "checkpoint", dict, where)
-    parts = [_get(run, key, str, f"{where}.checkpoint") for key in ("dataset", "mask_type", "variant")]
+    run = spec["checkpoint"]
+    parts = [run[key] for key in ("dataset", "mask_type", "variant")]
     checkpoint = _in_workdir(workdir, dag.variant_checkpoint(params, *parts))
-    items = [
-        (Path(_get(item, "image", str, f"{where}.items[]")), Path(_get(item, "mask", str, f"{where}.items[]")))
-        for item in _get(spec, "items", list, where)
-    ]
+    items = [(Path(item["image"]), Path(item["mask"])) for item in spec["items"]]
     absent = [str(p) for item in items for p in item if not p.is_file()]
     reason = (
         f"no items listed in params {where}.items" if not items
@@ -258,9 +242,8 @@ def object_removal_job(spec: dict, params: dict, workdir: Path) -> FigureJob:
 
 def curve_jobs(spec: dict, datasets: list[str], bins: list[str], results, paper, display) -> list[FigureJob]:
     """Metric versus hole-ratio bin, per dataset where any of the curves' methods ran."""
-    where = "report.figures.curves"
-    methods = _get(spec, "methods", list, where)
-    mask_types, metrics = _get(spec, "mask_types", list, where), _get(spec, "metrics", list, where)
+    methods = spec["methods"]
+    mask_types, metrics = spec["mask_types"], spec["metrics"]
     jobs = []
     for dataset in shown_datasets(datasets, results, methods, set()):
         title = f"Metrics versus hole ratio, {display.dataset(dataset)}"
@@ -276,12 +259,12 @@ def training_runs(params: dict, dataset: str, display, workdir: Path) -> dict[st
     """Label -> the run folders of each trained model of ``dataset`` (mask type ``mixed`` or the
     first trained): a shared phase-1 run alone, or a phase-1 run and the phase 2 that followed it."""
     profile, mask_type = params["profile"], dag.train_mask_types(params)[0]
-    runs = {f"phase 1 of {display.method(g)}": [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, g))]
+    runs = {f"phase 1 of {display.method(g)}": [_in_workdir(workdir, paths.phase1_dir(profile, dataset, mask_type, g))]
             for g in dag.phase1_groups(params, dataset)}
     for variant in dag.phase2_variants(params, dataset):
         group = dag.phase1_group(params, variant)
-        runs[display.method(variant)] = [_in_workdir(workdir, dag.phase1_dir(profile, dataset, mask_type, group)),
-                                         _in_workdir(workdir, dag.run_dir(profile, dataset, mask_type, variant))]
+        runs[display.method(variant)] = [_in_workdir(workdir, paths.phase1_dir(profile, dataset, mask_type, group)),
+                                         _in_workdir(workdir, paths.run_dir(profile, dataset, mask_type, variant))]
     return runs
 
 
@@ -312,13 +295,13 @@ def figure_jobs(params: dict, results: tables.Results, paper, display, workdir: 
     """Every figure of ``report.figures`` and ``report.object_removal``, then the training
     curves, in index order."""
     report = params["report"]
-    specs = _get(report, "figures", dict)
-    datasets = _get(report, "datasets", list)
+    specs = report["figures"]
+    datasets = report["datasets"]
     return [
         *comparison_jobs(specs, datasets, results, display, workdir),
-        *sweep_jobs(_get(specs, "sweep", dict, "report.figures"), datasets, results, display, workdir),
-        object_removal_job(_get(report, "object_removal", dict), params, workdir),
-        *curve_jobs(_get(specs, "curves", dict, "report.figures"), datasets, _get(report, "bins", list), results,
+        *sweep_jobs(specs["sweep"], datasets, results, display, workdir),
+        object_removal_job(report["object_removal"], params, workdir),
+        *curve_jobs(specs["curves"], datasets, report["bins"], results,
                     paper, display),
         *training_jobs(params, display, workdir),
     ]
@@ -396,9 +379,9 @@ def prune(folder: Path, keep: set[Path]) -> None:
 # --------------------------------------------------------------------------- stage
 def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Path(".")) -> list[Entry]:
     """Write the whole report of ``params`` (a resolved profile) from ``workdir`` into ``reports_dir``."""
-    report = _get(params, "report", dict, "")
+    report = params["report"]
     display = display_from(report)
-    paper_dir = Path(_get(report, "paper_dir", str))
+    paper_dir = Path(report["paper_dir"])
     paper = tables.read_paper(paper_dir)
     results = tables.read_results(workdir / "eval")
     log.info("read %d metric values of %d (dataset, method) evaluations", len(results.values), len(results.evaluated))
@@ -425,7 +408,7 @@ def main(argv: list[str] | None = None) -> None:
     args = cli_common.stage_parser(__doc__).parse_args(argv)
     params = config.load(args.profile)
     cli_common.stage_logger(params["profile"], "report")
-    entries = build_report(params, Path(params["workdir"]), Path("reports") / params["profile"])
+    entries = build_report(params, Path(params["workdir"]), Path(paths.report_dir(params["profile"])))
     made = sum(bool(e.paths) for e in entries)
     log.info("report written: reports/%s/README.md (%d of %d items made)", params["profile"], made, len(entries))
 

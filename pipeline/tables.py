@@ -15,7 +15,7 @@ Inputs: the evaluate stage's ``work/<profile>/eval/<dataset>/<method>/summary.cs
 (long form: dataset, method, mask_type, bin, metric, value, n; L1e-3 / L2e-3 already
 x1e3) and ``timing.json``, read by :func:`read_results`; the paper's tables as data
 (``paper_tables_I_II.csv``, ``paper_table_III.csv``, ``paper_table_IV.csv``, keyed by
-the display names of SPEC.md), read by :func:`read_paper`. One :class:`Table` model,
+the display names of params.yaml report), read by :func:`read_paper`. One :class:`Table` model,
 three renderers (:func:`to_markdown`, :func:`to_latex`, :func:`to_csv`).
 """
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _read_timing(path: Path) -> dict:
 
 @dataclass(frozen=True)
 class PaperReference:
-    """The paper's numbers, keyed by display names (SPEC.md).
+    """The paper's numbers, keyed by display names (params.yaml report.*_names).
 
     ``main``: (mask_type, metric, bin, dataset, method) -> value (Tables I and II);
     ``ablation``: (metric, bin, variant) -> value (Table III, CelebA-HQ, averaged over
@@ -201,7 +201,7 @@ def _parse_float(path: Path, text: str, column: str) -> float | None:
 class Display:
     """How ids are shown: display names (params ``report.dataset_names`` / ``method_names``,
     the strings of the paper's CSVs so the two join), the methods only the paper ran
-    (``report.reported_in_paper``) and the decimals per metric (``report.decimals``)."""
+    (``pipeline.methods.EXTERNAL``) and the decimals per metric (``report.decimals``)."""
 
     dataset_names: dict
     method_names: dict

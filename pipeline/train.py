@@ -24,7 +24,8 @@ steps.  The log goes to ``logs/<P>/{pretrain,train}-<D>-<T>-<V>.log``.
 
 An interrupted run started again resumes from ``last.pt`` and ends where an
 uninterrupted run would; when the params (or the prepared data) changed since, it starts
-over.  Every params value is checked before training starts; an error names its key.
+over.  Every params value is checked before training starts (its type and range by the schema
+when params.yaml is loaded, :func:`pipeline.config.check`); an error names its key.
 
 Steps per phase: ``epochs * (train images // (batch_size * processes))``, capped by
 ``max_steps_phase1`` / ``max_steps_phase2`` (PC: ``pconv.epochs`` / ``finetune_epochs``,
@@ -38,15 +39,13 @@ import json
 import logging
 import os
 from dataclasses import dataclass, fields
-from numbers import Real
 from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, dag
+from pipeline import config, dag, paths
 from pipeline.cli_common import run, stage_logger, stage_parser
 from rwgan import io
-from rwgan.assets import VGG_WEIGHTS
 from rwgan.data import InpaintingDataset, image_to_tensor, mask_to_tensor
 from rwgan.errors import RwganError
 from rwgan.layers import SIZE_MULTIPLE
@@ -55,66 +54,6 @@ from rwgan.training import PConvWeights, RunOptions, TrainConfig, train
 from rwgan.variants import PHASE1_SWITCHES, SWITCHES, phase2_runs, resolve_variant, shared_phase1
 
 MASK_TYPES = ("mixed", "contiguous", "discontiguous")
-MIN_IMAGE_SIZE = 16  # as pipeline/params.schema.yaml
-
-
-class _Section:
-    """Typed reads of one params.yaml mapping; every failure names ``<name>.<key>``."""
-
-    def __init__(self, values, name: str = ""):
-        if not isinstance(values, dict):
-            raise RwganError(f"params.yaml: {name} must be a mapping, got {values!r}")
-        self.values, self.name = values, name
-
-    def key(self, key: str) -> str:
-        """The dotted params key, e.g. ``train.batch_size``."""
-        return f"{self.name}.{key}" if self.name else key
-
-    def get(self, key: str):
-        if key not in self.values:
-            raise RwganError(f"params.yaml: {self.key(key)} is missing")
-        return self.values[key]
-
-    def section(self, key: str) -> "_Section":
-        return _Section(self.get(key), self.key(key))
-
-    def fail(self, key: str, expected: str) -> RwganError:
-        return RwganError(f"params.yaml: {self.key(key)} must be {expected}, got {self.values.get(key)!r}")
-
-    def integer(self, key: str, minimum: int, optional: bool = False) -> int | None:
-        value = self.get(key)
-        if optional and value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.fail(key, f"an integer >= {minimum}" + (" or null" if optional else ""))
-        return value
-
-    def number(self, key: str, positive: bool = False, maximum: float | None = None) -> float:
-        value = self.get(key)
-        if (isinstance(value, bool) or not isinstance(value, Real) or not (value > 0 if positive else value >= 0)
-                or (maximum is not None and value > maximum)):
-            bound = "> 0" if positive else ">= 0"
-            raise self.fail(key, bound + (f" and <= {maximum}" if maximum is not None else ""))
-        return float(value)
-
-    def betas(self, key: str) -> tuple[float, float]:
-        value = self.get(key)
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(b, Real) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
-            raise self.fail(key, "two numbers in [0, 1)")
-        return float(value[0]), float(value[1])
-
-    def flag(self, key: str) -> bool:
-        value = self.get(key)
-        if not isinstance(value, bool):
-            raise self.fail(key, "true or false")
-        return value
-
-    def choice(self, key: str, options: tuple[str, ...]) -> str:
-        value = self.get(key)
-        if value not in options:
-            raise self.fail(key, f"one of {', '.join(options)}")
-        return value
 
 
 @dataclass(frozen=True)
@@ -151,14 +90,13 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
         raise RwganError(f"--mask-type: expected one of {', '.join(MASK_TYPES)}, got {mask_type!r}")
     if phase not in (1, 2):
         raise RwganError(f"--phase: expected 1 or 2, got {phase!r}")
-    root = _Section(params)
-    image_size = root.integer("image_size", MIN_IMAGE_SIZE)
+    # Types and ranges are the schema's (pipeline.config.check); what follows are the checks
+    # across values that it cannot state.
+    image_size, seed, model, section = params["image_size"], params["seed"], params["model"], params["train"]
     if image_size % SIZE_MULTIPLE:
         raise RwganError(f"params.yaml: image_size must be a multiple of {SIZE_MULTIPLE} (the networks halve "
                          f"the resolution twice), got {image_size}")
-    seed = root.integer("seed", 0)
-    model, section = root.section("model"), root.section("train")
-    variant = resolve_variant(variant_id, section.get("variants"), {k: section.get(k) for k in SWITCHES},
+    variant = resolve_variant(variant_id, section["variants"], {k: section[k] for k in SWITCHES},
                               where="params.yaml: train")
     group = shared_phase1(dag.resolved_variants(params))[variant_id]
     if phase == 1 and group != variant_id:
@@ -167,42 +105,33 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     if phase == 2 and not phase2_runs(variant):
         raise RwganError(f"--variant {variant_id} --phase 2: {variant_id} has no phase 2 (its model is the phase 1 "
                          f"of {group})")
-    pconv = section.section("pconv")
-    vgg_resize = model.integer("vgg_resize", MIN_IMAGE_SIZE, optional=True)
-    vgg_weights = model.choice("vgg_weights", VGG_WEIGHTS)
-    feature_scale = model.number("torchvision_feature_scale", positive=True) if vgg_weights == "torchvision" else 1.0
-    weights = model.section("pconv_loss")
-    pconv_weights = PConvWeights(**{field.name: weights.number(field.name) for field in fields(PConvWeights)})
-    batch_size = section.integer("batch_size", 2 if variant.model == "pconv" else 1)  # PC: batch norm at 1 x 1
-    mask_max_ratio = section.number("mask_max_ratio", positive=True, maximum=1.0)
-    mask_types = section.get("mask_types")
-    if not isinstance(mask_types, list) or not mask_types or any(t not in MASK_TYPES for t in mask_types):
-        raise section.fail("mask_types", f"a non-empty list among {', '.join(MASK_TYPES)}")
-    lr = section.number("lr", positive=True)
-    schedules = {  # (epochs per phase, step caps per phase, learning rates, betas); both checked
-        "region_wise": ((section.integer("epochs_phase1", 0), section.integer("epochs_phase2", 0)),
-                        (section.integer("max_steps_phase1", 0, optional=True),
-                         section.integer("max_steps_phase2", 0, optional=True)),
-                        (lr, lr), section.betas("betas")),
-        "pconv": ((pconv.integer("epochs", 0), pconv.integer("finetune_epochs", 0)),
-                  (pconv.integer("max_steps", 0, optional=True), pconv.integer("max_steps_finetune", 0, optional=True)),
-                  (pconv.number("lr", positive=True), pconv.number("finetune_lr", positive=True)),
-                  pconv.betas("betas")),
+    pconv = section["pconv"]
+    vgg_weights = model["vgg_weights"]
+    feature_scale = float(model["torchvision_feature_scale"]) if vgg_weights == "torchvision" else 1.0
+    pconv_weights = PConvWeights(**{f.name: float(model["pconv_loss"][f.name]) for f in fields(PConvWeights)})
+    batch_size = section["batch_size"]
+    if variant.model == "pconv" and batch_size < 2:  # PC: batch norm at 1 x 1
+        raise RwganError(f"params.yaml: train.batch_size must be >= 2 for {variant_id} (batch norm at 1 x 1), "
+                         f"got {batch_size}")
+    mask_max_ratio = float(section["mask_max_ratio"])
+    lr = float(section["lr"])
+    schedules = {  # (epochs per phase, step caps per phase, learning rates, betas)
+        "region_wise": ((section["epochs_phase1"], section["epochs_phase2"]),
+                        (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]),
+        "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"]),
+                  (float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"]),
     }
     epochs, caps, learning_rates, betas = schedules[variant.model]
+    betas = tuple(float(b) for b in betas)
     options = RunOptions(
-        checkpoint_every=section.integer("checkpoint_every", 0),
-        sample_every=section.integer("sample_every", 0),
-        sample_count=section.integer("sample_count", 1),
-        num_workers=section.integer("num_workers", 0),
-        device=_device(section),
-        validate_every=section.section("validation").integer("every", 0),
+        checkpoint_every=section["checkpoint_every"], sample_every=section["sample_every"],
+        sample_count=section["sample_count"], num_workers=section["num_workers"], device=section["device"],
+        validate_every=section["validation"]["every"],
     )
-    amp = section.choice("amp", ("bf16", "none"))
-    channels_last, deterministic = section.flag("channels_last"), section.flag("deterministic")
-    alpha = section.number("alpha")
+    amp, channels_last, deterministic = section["amp"], section["channels_last"], section["deterministic"]
+    alpha, vgg_resize = float(section["alpha"]), model["vgg_resize"]
 
-    folder = Path(dag.data_dir(params["profile"], dataset)) / "train"
+    folder = Path(paths.data_dir(params["profile"], dataset)) / "train"
     if not folder.is_dir() or not io.list_images(folder):
         make = dag.command(params, "prepare", dataset=dataset)
         raise RwganError(f"{folder}: no training images (expected from `{make}`)")
@@ -224,7 +153,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     )
     manifest = folder.parent / "manifest.csv"
     recorded = {**dag.train_values(params, variant_id), "dataset": dataset, "mask_type": mask_type, "phase": phase}
-    validation_count = section.section("validation").integer("images", 0)
+    validation_count = section["validation"]["images"]
     validation = held_out_batch(folder.parent / "test", validation_count, image_size, mask_type, mask_max_ratio, seed)
     fingerprint = {
         "config": train_config.to_dict(), "dataset": dataset, "mask_type": mask_type,
@@ -237,23 +166,16 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
         fingerprint["config"]["phase_steps"] = [phase_steps[0]]
         fingerprint["config"]["learning_rates"] = [learning_rates[0]]
         del fingerprint["config"]["alpha"]  # eq. 6's weight: phase 2 only
-        run_dir, init = Path(dag.phase1_dir(profile, dataset, mask_type, variant_id)), None
+        run_dir, init = Path(paths.phase1_dir(profile, dataset, mask_type, variant_id)), None
     else:
-        init = Path(dag.phase1_checkpoint(profile, dataset, mask_type, group))
+        init = Path(paths.phase1_checkpoint(profile, dataset, mask_type, group))
         if not init.is_file():
             make = dag.command(params, "train", dataset=dataset, mask_type=mask_type, variant=group, phase="1")
             raise RwganError(f"{init}: phase-1 model not found (expected from `{make}`)")
         fingerprint["phase1"] = io.sha256_file(init)
-        run_dir = Path(dag.run_dir(profile, dataset, mask_type, variant_id))
+        run_dir = Path(paths.run_dir(profile, dataset, mask_type, variant_id))
     params_hash = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
     return RunPlan(train_config, options, images, run_dir, recorded, params_hash, (phase,), init, validation)
-
-
-def _device(section: _Section) -> str:
-    value = section.get("device")
-    if not isinstance(value, str) or not (value in ("auto", "cpu", "cuda") or value.startswith("cuda:")):
-        raise section.fail("device", "auto, cpu, cuda or cuda:N")
-    return value
 
 
 def main(argv: list[str] | None = None) -> None:

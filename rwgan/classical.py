@@ -11,13 +11,11 @@ Three diffusion-style methods fill the hole from its border:
 Both OpenCV methods use a neighbourhood radius of :data:`INPAINT_RADIUS` = 3 pixels
 (OpenCV's documented example value) and treat the three channels independently, so
 RGB needs no conversion to BGR.  Results are composited like the networks' outputs
-(SPEC "Composite"): known pixels come back unchanged.
+(docs/model.md "Conventions"): known pixels come back unchanged.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
-from skimage.restoration import inpaint_biharmonic
 
 from rwgan.errors import RwganError
 
@@ -28,7 +26,6 @@ CLASSICAL_METHODS: tuple[tuple[str, str], ...] = (
     ("biharmonic", "Biharmonic"),
 )
 INPAINT_RADIUS = 3
-_OPENCV_FLAGS = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}
 
 
 def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.ndarray:
@@ -53,6 +50,9 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.nd
         raise RwganError("hole: covers the whole image (expected some known pixels to fill from)")
     if not hole.any():
         return image.copy()
+    import cv2  # here, so that the method list imports without OpenCV and scikit-image
+    from skimage.restoration import inpaint_biharmonic
+
     # OpenCV's fast marching and Navier-Stokes read pixels under the mask near its border
     # (measured: on 64 px faces up to 30 grey levels of difference), so the hole is painted
     # white first, as in the masked inputs the paper shows: no method may see the ground
@@ -62,5 +62,6 @@ def inpaint_classical(image: np.ndarray, hole: np.ndarray, method: str) -> np.nd
         filled = inpaint_biharmonic(source, hole, channel_axis=-1)  # float64 on [0, 1]
         filled = np.clip(np.rint(filled * 255), 0, 255).astype(np.uint8)
     else:
-        filled = cv2.inpaint(source, hole.astype(np.uint8), INPAINT_RADIUS, _OPENCV_FLAGS[method])
+        flag = {"telea": cv2.INPAINT_TELEA, "navier_stokes": cv2.INPAINT_NS}[method]
+        filled = cv2.inpaint(source, hole.astype(np.uint8), INPAINT_RADIUS, flag)
     return np.where(hole[..., None], filled, image)

@@ -26,31 +26,11 @@ from rwgan import io
 from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
 from rwgan.layers import SIZE_MULTIPLE
-from rwgan.models import composite, pconv_unet, region_wise_generator
+from rwgan.device import resolve_device
+from rwgan.models import build_generator, composite
 from rwgan.variants import Variant
 
 MODEL_FORMAT = "rwgan-model-v1"
-
-
-def resolve_device(request: str | torch.device) -> torch.device:
-    """``auto`` -> ``cuda`` when available, else ``cpu``; ``cpu``/``cuda``/``cuda:N`` as given."""
-    if str(request) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(request)
-    except RuntimeError:
-        raise RwganError(f"device: expected auto, cpu, cuda or cuda:N, got {request!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RwganError(f"device: {request!r} requested but CUDA is not available")
-    return device
-
-
-def build_generator(variant: Variant, seed: int = 0) -> nn.Module:
-    """The network a variant trains: the region-wise generator (with ``standard_conv``
-    as the variant says) or PC's U-Net; initial weights drawn from ``seed``."""
-    if variant.model == "pconv":
-        return pconv_unet(seed=seed)
-    return region_wise_generator(variant.standard_conv, seed=seed)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,6 +1,6 @@
 """File input and output with validation and atomic writes.
 
-Conventions (SPEC.md):
+Conventions (docs/model.md "Conventions"):
 - images on disk are 8-bit RGB; in memory ``uint8`` arrays of shape (H, W, 3);
 - mask files on disk are 8-bit grey PNGs, **white (255) = hole**, black (0) = known;
   :func:`read_mask` returns a boolean array with ``True`` = hole.  The networks'

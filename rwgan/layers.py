@@ -1,4 +1,4 @@
-"""Building blocks shared by the networks (SPEC.md "Generator"; paper Sec. III-B).
+"""Building blocks shared by the networks (docs/model.md "Generator"; paper Sec. III-B).
 
 Conventions: images are float NCHW in [-1, 1]; the mask ``M`` is float N x 1 x H x W with
 1 = known pixel and 0 = hole (the paper's M).

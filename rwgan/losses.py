@@ -1,7 +1,7 @@
 """Training losses: the region-wise GAN's (paper Sec. III, eq. 2-7) and the PC baseline's.
 
 Conventions: images (N, 3, H, W) in [-1, 1]; masks M (N, 1, H, W) with 1 = known pixel,
-0 = hole; VGG features are ``rwgan.assets.VGGFeatures`` outputs (N, C, h, w).
+0 = hole; VGG features are ``rwgan.vgg.VGGFeatures`` outputs (N, C, h, w).
 
 Reductions: the region-wise losses are **sums** over the batch and every element, as the
 official code computes them (``reduce_sum``); the paper's lambda1 = 1e-5 and
@@ -27,7 +27,7 @@ from rwgan.layers import resize_mask_legacy
 from rwgan.models.generator import composite
 
 if TYPE_CHECKING:
-    from rwgan.assets import VGGFeatures
+    from rwgan.vgg import VGGFeatures
 
 
 def _check_same_shape(what: str, prediction: torch.Tensor, target: torch.Tensor) -> None:

@@ -4,11 +4,11 @@ Convention: every function here returns a ``bool`` array of shape (H, W) with
 ``True`` = hole (the file convention; white = hole in PNGs).  The networks' mask
 ``M`` (1 = known, paper Sec. III-A) is made from it by :func:`rwgan.data.mask_to_tensor`.
 
-Two irregular mask types (paper Sec. IV, Tables I-II; SPEC.md "training masks"):
+Two irregular mask types (paper Sec. IV, Tables I-II; docs/model.md "Training masks"):
 
 - **contiguous** (:func:`brush_stroke_mask`): one brush random walk from a random
   start point; each stroke is a segment of length <= 32 px drawn with a round brush
-  of width <= 50 px (SPEC.md, from the official code; the minimum width, 10 px, is
+  of width <= 50 px (docs/model.md, from the official code; the minimum width, 10 px, is
   ours), sizes given at 256x256 and scaled with the image.  The union is ONE
   4-connected hole;
 - **discontiguous** (:func:`shapes_mask`): thick line segments, discs and thick
@@ -49,7 +49,7 @@ KINDS = ("contiguous", "discontiguous")
 STREAMS = KINDS + ("regular",)  # the random streams of the test mask sets (:func:`mask_rng`)
 
 # Geometry at the 256x256 reference size, scaled linearly with min(H, W).
-# Brush random walk (SPEC.md, official code): stroke length <= 32, width <= 50.
+# Brush random walk (docs/model.md, official code): stroke length <= 32, width <= 50.
 BRUSH_MAX_LENGTH = 32
 BRUSH_WIDTH = (10, 50)
 # Discontiguous shapes (lines, circles, ellipse arcs, as in the official code).

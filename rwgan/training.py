@@ -84,10 +84,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from rwgan import io
-from rwgan.assets import VGGFeatures
 from rwgan.data import InpaintingDataset, tensor_to_image
+from rwgan.device import resolve_device
 from rwgan.errors import RwganError
-from rwgan.inference import build_generator, resolve_device, save_model
+from rwgan.inference import save_model
 from rwgan.losses import (
     correlation_loss,
     discriminator_loss,
@@ -97,8 +97,10 @@ from rwgan.losses import (
     reconstruction_loss,
     style_loss,
 )
-from rwgan.models import PatchDiscriminator, composite, region_wise_discriminator, standard_discriminator
+from rwgan.models import (PatchDiscriminator, build_generator, composite, region_wise_discriminator,
+                          standard_discriminator)
 from rwgan.variants import Variant
+from rwgan.vgg import VGGFeatures
 
 TRAIN_STATE_FORMAT = "rwgan-train-state-v1"
 LAST_CHECKPOINT = "last.pt"
@@ -143,7 +145,7 @@ class TrainConfig:
     ``vgg_resize``: side images are resized to before VGG16 for L_c and L_s (224 in the
     official code; ``None`` = native size; PC always runs VGG at native size, as Liu et
     al.); ``vgg_weights`` and ``vgg_feature_scale``: the loss network of L_c and L_s
-    (:class:`rwgan.assets.VGGFeatures`; PC always uses torchvision's, unscaled);
+    (:class:`rwgan.vgg.VGGFeatures`; PC always uses torchvision's, unscaled);
     ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial weights, data order
     and masks.
     """

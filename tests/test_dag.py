@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import ROOT
 from pipeline import config, dag
 
-ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 PROFILES = sorted(config.read_params_file(ROOT / "params.yaml")["profiles"])
 
@@ -37,7 +37,9 @@ def snakemake_jobs(profile: str, *extra: str) -> dict[str, dict]:
         if not rule or rule.group(1) == "all":
             continue
         fields = {k: [p.strip() for p in v.split(",")] for k, v in re.findall(r"^\s+(input|output|resources): (.*)$", block, re.M)}
-        jobs[command.group(1)] = {
+        shell, log = re.fullmatch(r"(.*) > (\S+) 2>&1", command.group(1)).groups()  # output to the log
+        jobs[shell] = {
+            "log": log,
             "rule": rule.group(1),
             "input": set(fields.get("input", [])),
             "output": set(fields.get("output", [])),
@@ -74,6 +76,25 @@ def test_snakefile_and_dvc_yaml_agree_on_stages_inputs_and_outputs(profile):
         outs = {next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"]}
         outs |= {next(iter(m)) for m in stage.get("metrics", [])}
         assert outs == job["output"], name
+
+
+def test_snakemake_jobs_log_their_output_and_read_the_dvc_params():
+    params = config.load("smoke")
+    jobs = {job.cmd: job for job in dag.jobs_of(params)}
+    for command, found in snakemake_jobs("smoke").items():
+        assert found["log"] == jobs[command].log
+    train = next(job for job in jobs.values() if job.stage == "train")
+    values = dag.param_values(train)
+    assert list(values) == list(train.params)
+    assert values["profiles.smoke.train.batch_size"] == 2 and values["defaults.train.lr"] == 1e-4
+
+
+def test_config_overrides_other_than_the_profile_are_refused():
+    env = dict(os.environ, PATH=f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run([str(SNAKEMAKE), "-n", "--config", "profile=smoke", "seed=3"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "--config seed: only profile=<name> can be set on the command line" in done.stdout + done.stderr
 
 
 def test_every_dvc_param_key_exists_in_params_yaml():
@@ -118,9 +139,3 @@ def test_several_gpus_launch_training_with_torchrun():
 def test_snakemake_lint_is_clean():
     assert "Congratulations, your workflow is in a good condition!" in snakemake("--lint", "--config", "profile=smoke")
 
-
-def test_dag_knows_the_librarys_classical_methods():
-    """dag.py lists them without importing OpenCV/scikit-image at Snakefile start-up; keep it in step."""
-    from rwgan.classical import CLASSICAL_METHODS
-
-    assert dag.CLASSICAL == tuple(key for key, _ in CLASSICAL_METHODS)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-import yaml
 from PIL import Image
 
+from conftest import write_params
 from pipeline import download, prepare
 from rwgan import data, io, masks
 from rwgan.errors import RwganError
@@ -37,10 +37,12 @@ def _png_bytes(seed: int, size: int = 32) -> bytes:
 
 
 def _params(tmp_path: Path, dataset: str, spec: dict, image_size: int = 32, workers: int = 1) -> dict:
+    """A profile ``t`` of one dataset; its outputs go to ``work/t/`` under the current folder (``tmp_path``)."""
     return {
+        "profile": "t",
         "image_size": image_size,
         "seed": 0,
-        "workdir": str(tmp_path / "work"),
+        "workdir": "work/t",
         "data": {"workers": workers, "datasets": {dataset: spec}},
     }
 
@@ -116,7 +118,7 @@ def test_embedded_crops_are_deterministic_and_split_by_photo(tmp_path):
     monkey = pytest.MonkeyPatch()
     monkey.chdir(tmp_path)
     try:
-        out = prepare.prepare(_params(tmp_path, "embedded", spec), "embedded", LOG)
+        out = tmp_path / prepare.prepare(_params(tmp_path, "embedded", spec), "embedded", LOG)
     finally:
         monkey.undo()
     rows = _manifest(out)
@@ -182,8 +184,8 @@ def test_prepare_reports_corrupt_and_truncated_files_by_name(tmp_path, monkeypat
     assert message.startswith("2 bad source image(s)") and "cut.png" in message and "junk.jpg" in message
     assert "\n" not in message
     # Nothing half-written is left behind.
-    assert not (tmp_path / "work" / "data" / "mine").exists()
-    assert not (tmp_path / "work" / "data" / ".mine.partial").exists()
+    assert not (tmp_path / "work" / "t" / "data" / "mine").exists()
+    assert not (tmp_path / "work" / "t" / "data" / ".mine.partial").exists()
 
 
 def test_prepare_checks_sizes_counts_and_archive_checksum(tmp_path, monkeypatch):
@@ -204,7 +206,7 @@ def test_prepare_checks_sizes_counts_and_archive_checksum(tmp_path, monkeypatch)
     wrong_sum = {**spec, "sha256": "0" * 64}
     with pytest.raises(RwganError, match=r"faces\.zip: sha256 mismatch \(expected 0{64}, got [0-9a-f]{64}\)"):
         prepare.prepare(_params(tmp_path, "faces", wrong_sum), "faces", LOG)
-    assert (tmp_path / "work" / "data" / "faces" / "manifest.csv").is_file()  # the earlier result is intact
+    assert (tmp_path / "work" / "t" / "data" / "faces" / "manifest.csv").is_file()  # the earlier result is intact
 
 
 def test_output_names_drop_the_common_folder_and_keep_the_rest():
@@ -300,7 +302,7 @@ def test_download_source_from_file_urls_prepares_each_archive_as_a_split(tmp_pat
     with pytest.raises(RwganError, match=r"downloads/places/train_256\.tar: not downloaded"):
         prepare.prepare(params, "places", LOG)
     marker = download.download(params, "places", LOG)
-    assert marker == tmp_path / "work" / "downloads" / "places.complete"
+    assert marker == Path("work/t/downloads/places.complete")
     assert len(marker.read_text().splitlines()) == 2
     rows = _manifest(prepare.prepare(params, "places", LOG))
     assert [row["file"] for row in rows] == ["train/img0.png", "train/img1.png", "train/img2.png",
@@ -344,10 +346,8 @@ def test_inpainting_dataset_is_seeded_per_epoch_and_index(tmp_path):
 
 
 def test_stage_command_prints_one_error_line_and_exits_2(tmp_path):
-    defaults = {key: {} for key in ("model", "train", "evaluate", "report", "cluster", "masks")}
-    defaults.update(seed=0, image_size=32, datasets=["paris"],
-                    data={"datasets": {"paris": {"source": "local", "path": str(tmp_path / "nowhere")}}})
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"profile": "t", "defaults": defaults, "profiles": {"t": {}}}))
+    paris = {"source": "local", "path": str(tmp_path / "nowhere"), "split": {"method": "count", "test": 1}}
+    write_params(tmp_path, seed=0, image_size=32, datasets=["paris"], data={"workers": 1, "datasets": {"paris": paris}})
     repo = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-m", "pipeline.download", "--dataset", "paris"], cwd=tmp_path,
                           env={"PYTHONPATH": str(repo), "PATH": ""}, capture_output=True, text=True, timeout=60)
@@ -355,3 +355,11 @@ def test_stage_command_prints_one_error_line_and_exits_2(tmp_path):
     expected = f"error: {tmp_path / 'nowhere'}: not found (params.yaml data.datasets.paris.path)"
     assert done.stderr.strip().splitlines()[-1] == expected
     assert "error:" in (tmp_path / "logs" / "t" / "download-paris.log").read_text()
+    # As the Snakefile runs it (`cmd > log 2>&1`): every line once in the log, which stays whole.
+    log = tmp_path / "logs" / "t" / "download-paris.log"
+    with open(log, "w") as handle:
+        done = subprocess.run([sys.executable, "-m", "pipeline.download", "--dataset", "paris"], cwd=tmp_path,
+                              env={"PYTHONPATH": str(repo), "PATH": ""}, stdout=handle, stderr=handle, timeout=60)
+    assert done.returncode == 2
+    lines = log.read_text().splitlines()
+    assert lines == [expected]

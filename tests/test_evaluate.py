@@ -11,6 +11,7 @@ import pytest
 import torch
 import yaml
 
+from conftest import make_variant
 from pipeline import config
 from pipeline import evaluate as stage
 from pipeline.cli_common import write_csv
@@ -29,7 +30,6 @@ from rwgan.evaluation import (
 from rwgan.inference import save_model
 from rwgan.metrics import pixel_metrics
 from rwgan.models import region_wise_generator
-from rwgan.variants import SWITCHES, DiscriminatorSpec, Variant
 
 SIZE = 64
 BINS = ("10-20%", "30-40%")
@@ -65,28 +65,20 @@ def workspace(tmp_path, monkeypatch):
     regular = tmp_path / "work" / PROFILE / "masks" / "regular"
     row = write_mask(regular, "centred/00000.png", "regular", masks.regular_mask(SIZE, SIZE // 2), "centred")
     write_csv(regular / "manifest.csv", masks.MANIFEST_COLUMNS, [row])
-    params = {
-        "profile": PROFILE,
-        "defaults": {
-            "seed": 0,
-            "image_size": SIZE,
-            "datasets": [DATASET],
-            **{section: {} for section in ("data", "masks", "model", "report", "cluster")},
-            "train": {"mask_types": ["mixed"], "variants": {"full": {}},
-                      **{k: v for k, v in config.read_params_file()["defaults"]["train"].items() if k in SWITCHES}},
-            "evaluate": {
-                "methods": ["telea"],
-                "sets": ["contiguous"],
-                "extra_sets": {"regular": ["full"]},
-                "metrics": PIXEL_METRICS,
-                "kid_subset_size": 1000,
-                "batch_size": 3,
-                "device": "cpu",
-                "timing": {"warmup": 1, "repeats": 2},
-            },
-        },
-        "profiles": {PROFILE: {}},
+    defaults = config.read_params_file()["defaults"]
+    defaults.update(seed=0, image_size=SIZE, datasets=[DATASET])
+    defaults["train"].update(mask_types=["mixed"], variants={"full": {}})
+    defaults["evaluate"] = {
+        "methods": ["telea"],
+        "sets": ["contiguous"],
+        "extra_sets": {"regular": ["full"]},
+        "metrics": PIXEL_METRICS,
+        "kid_subset_size": 1000,
+        "batch_size": 3,
+        "device": "cpu",
+        "timing": {"warmup": 1, "repeats": 2},
     }
+    params = {"profile": PROFILE, "defaults": defaults, "profiles": {PROFILE: {}}}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -181,12 +173,7 @@ def test_classical_method_end_to_end(workspace):
 
 def _save_random_full_model(path: Path) -> None:
     """A model.pt of the full variant with untrained weights: inference needs no training."""
-    variant = Variant(
-        name="full", model="region_wise", standard_conv=False, lambda_correlation=1e-5, lambda_style=1e-3,
-        lambda_adversarial=1.0, correlation_on="coarse", style_on="refined", adversarial_phase=True,
-        discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),),
-    )
-    save_model(path, region_wise_generator(seed=3), variant, SIZE, params_hash="test", params={}, step=0)
+    save_model(path, region_wise_generator(seed=3), make_variant(), SIZE, params_hash="test", params={}, step=0)
 
 
 def test_trained_model_and_its_first_stage_from_the_same_checkpoint(workspace):
@@ -353,10 +340,10 @@ def test_missing_inputs_name_the_folder_and_the_stage(workspace):
 
 def test_bad_params_name_the_key(workspace):
     _params(workspace, metrics=["L1", "FSIM"])
-    _fails(r"evaluate.metrics has unknown \['FSIM'\]")
+    _fails(r"defaults.evaluate.metrics.1: 'FSIM' is not one of")
     _params(workspace, metrics=["L1"], batch_size=0)
-    _fails(r"evaluate.batch_size must be an integer >= 1, got 0")
+    _fails(r"defaults.evaluate.batch_size: 0 is less than the minimum of 1")
     _params(workspace, batch_size=2, timing={"warmup": 1})
-    _fails(r"evaluate.timing.repeats must be an integer >= 1, got None")
+    _fails(r"defaults.evaluate.timing.repeats: missing")
     _params(workspace, timing={"warmup": 1, "repeats": 1}, kid_subset_size=1)
-    _fails(r"evaluate.kid_subset_size must be an integer >= 2, got 1")
+    _fails(r"defaults.evaluate.kid_subset_size: 1 is less than the minimum of 2")

@@ -3,18 +3,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import make_variant
 from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
-from rwgan.inference import build_generator, count_parameters, load_inpainter, save_model
-from rwgan.variants import DiscriminatorSpec, Variant
+from rwgan.inference import count_parameters, load_inpainter, save_model
+from rwgan.models import build_generator
 
 SIZE = 32
-
-
-def make_variant(model="region_wise", standard_conv=False):
-    return Variant(name=model, model=model, standard_conv=standard_conv, lambda_correlation=1e-5, lambda_style=1e-3,
-                   lambda_adversarial=1.0, correlation_on="coarse", style_on="refined", adversarial_phase=True,
-                   discriminators=(DiscriminatorSpec("region_wise", ("coarse", "refined")),))
 
 
 def checkpoint(tmp_path, model="region_wise", seed=3):
@@ -125,6 +120,6 @@ def test_weights_that_do_not_fit_the_variant_are_refused(tmp_path):
 
 
 def test_count_parameters_matches_the_papers_networks():
-    assert count_parameters(build_generator(make_variant())) == 4_706_054  # SPEC.md; Table IV: 4.7M
+    assert count_parameters(build_generator(make_variant())) == 4_706_054  # docs/model.md; Table IV: 4.7M
     assert count_parameters(build_generator(make_variant(standard_conv=True))) == 4_706_054
     assert count_parameters(build_generator(make_variant("pconv"))) == 32_865_236

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from conftest import write_params
 from pipeline import masks as mask_stage
 from rwgan import io, masks
 from rwgan.errors import RwganError
@@ -156,11 +156,8 @@ def test_regular_masks():
 # ------------------------------------------------------------------ the mask stage
 
 
-def _write_params(folder: Path, masks_section: dict, image_size: int = 64) -> None:
-    defaults = {key: {} for key in ("data", "model", "train", "evaluate", "report", "cluster")}
-    defaults.update(seed=0, image_size=image_size, datasets=["embedded"], masks=masks_section)
-    document = {"profile": "t", "defaults": defaults, "profiles": {"t": {}}}
-    (folder / "params.yaml").write_text(yaml.safe_dump(document))
+def _write_params(folder: Path, masks_section: dict) -> None:
+    write_params(folder, seed=0, image_size=64, datasets=["embedded"], masks=masks_section)
 
 
 SECTION = {
@@ -170,6 +167,7 @@ SECTION = {
     "per_bin": 3,
     "regular": {"hole_fraction": 0.5, "per_bin": 2},
     "sweep": {"kind": "contiguous", "bins": ["80-90%", "90-100%"], "per_bin": 1},
+    "nvidia": {"path": None, "per_bin": 1},
 }
 
 
@@ -222,7 +220,7 @@ def test_manifests_describe_their_files(two_runs):
 
 
 def test_stage_rebuilds_one_set_and_reports_missing_nvidia_path(tmp_path, monkeypatch):
-    _write_params(tmp_path, {**SECTION, "sets": ["regular", "nvidia"], "nvidia": {"path": None, "per_bin": 1}})
+    _write_params(tmp_path, {**SECTION, "sets": ["regular", "nvidia"]})
     monkeypatch.chdir(tmp_path)
     mask_stage.main(["--profile", "t", "--set", "regular"])
     assert (tmp_path / "work" / "t" / "masks" / "regular" / "manifest.csv").is_file()

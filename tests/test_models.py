@@ -45,7 +45,7 @@ def pconv():
     return pconv_unet(seed=0).eval()
 
 
-# --- parameter counts (SPEC.md) ---------------------------------------------------
+# --- parameter counts (docs/model.md) -------------------------------------------------
 
 def test_generator_parameter_counts():
     assert count(SemanticInferringNet()) == 2_830_083
@@ -63,7 +63,7 @@ def test_discriminator_parameter_counts():
 def test_pconv_parameter_count(pconv):
     assert count(pconv) == 32_865_236  # partial convs with bias + batch-norm affine parameters
     conv_only = sum(p.numel() for name, p in pconv.named_parameters() if ".conv." in name)
-    assert round(conv_only / 1e6, 2) == 32.85  # SPEC's figure counts the convolutions alone
+    assert round(conv_only / 1e6, 2) == 32.85  # docs/model.md's figure counts the convolutions alone
 
 
 # --- shapes ------------------------------------------------------------------------

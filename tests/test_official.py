@@ -236,7 +236,7 @@ def test_official_layer_table_gives_the_papers_parameter_counts():
     arrays = official_arrays(adam=False)
     generator = sum(v.size for n, v in arrays.items() if n.startswith("inpaint_net"))
     discriminator = sum(v.size for n, v in arrays.items() if n.startswith("discriminator") and not n.endswith("u"))
-    assert (generator, discriminator) == (4_706_054, 5_946_816)  # SPEC.md
+    assert (generator, discriminator) == (4_706_054, 5_946_816)  # docs/model.md
 
 
 def test_mapping_reproduces_the_official_graph():

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import PARAMS_FILE
 from pipeline import config, report, tables
 from rwgan import io
 from rwgan.errors import RwganError
@@ -19,7 +20,6 @@ SHARED_PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "referenc
 needs_paper = pytest.mark.skipif(
     not (SHARED_PAPER / "paper_tables_I_II.csv").is_file(), reason=f"paper tables not found at {SHARED_PAPER}"
 )
-PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 TABLE_FILES = ("table_I_contiguous", "table_II_discontiguous", "table_III_ablation", "table_IV_complexity")
 
 
@@ -181,11 +181,7 @@ def test_bad_summary_names_the_file(tmp_path):
         tables.read_results(tmp_path)
 
 
-def test_bad_params_name_the_key():
-    section = fixture_report_params()
-    del section["datasets"]
-    with pytest.raises(RwganError, match="params.yaml: report.datasets is missing"):
-        report.build_tables(section, tables.Results(), tables.PaperReference(), report.display_from(section), 64)
+def test_a_metric_without_decimals_is_named():  # the schema checks the rest of `report`
     section = fixture_report_params()
     section["decimals"].pop("FID")
     with pytest.raises(RwganError, match="report.decimals has no entry for FID"):

@@ -13,8 +13,10 @@ import pytest
 import torch
 import yaml
 
+from conftest import PARAMS_FILE
 from pipeline import config as pipeline_config
 from pipeline import dag as pipeline_dag
+from pipeline import paths
 from pipeline.train import plan_run
 from rwgan import assets, io
 from rwgan.data import InpaintingDataset
@@ -34,7 +36,6 @@ from rwgan.training import (
 )
 from rwgan.variants import SWITCHES, Variant, resolve_variant
 
-PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 SIZE = 32
 needs_vgg = pytest.mark.skipif(not assets.cache_is_complete(assets.cache_dir()),
                                reason="VGG16 weights not in the cache (rwgan fetch-weights)")
@@ -430,7 +431,7 @@ def test_red_is_the_shared_phase1_model_of_full(params):
         "full", "no_adversarial", "no_d", "two_region_d", "gpnet_region_d", "standard_d", "standard_plus_region_d"}
     assert all(shared[v] == v for v in ("standard_conv", "no_correlation", "same_network_losses", "pconv"))
     red = pipeline_dag.variant_checkpoint(params, "embedded", "mixed", "no_adversarial")
-    assert red == pipeline_dag.phase1_checkpoint(params["profile"], "embedded", "mixed", "full")
+    assert red == paths.phase1_checkpoint(params["profile"], "embedded", "mixed", "full")
     jobs = pipeline_dag.jobs_of(params)
     full_phase2 = [j for j in jobs if j.stage == "train" and j.key["variant"] == "full"][0]
     assert red in full_phase2.deps and "--phase 2" in full_phase2.cmd
@@ -504,23 +505,31 @@ def test_plan_steps_come_from_epochs_without_caps(stage_params):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda p: p["train"].update(lambda_correlation=-1), "params.yaml: train.lambda_correlation must be >= 0, got -1"),
+    (lambda p: p["train"].update(lambda_correlation=-1), "train.lambda_correlation: -1 is less than the minimum of 0"),
     (lambda p: p["train"]["variants"]["full"].update(lambda_style=-2),
-     "params.yaml: train.variants.full.lambda_style must be >= 0, got -2"),
+     "train.variants.full.lambda_style: -2 is less than the minimum of 0"),
+    (lambda p: p.update(image_size=8), "image_size: 8 is less than the minimum of 16"),
+    (lambda p: p["train"].update(batch_size=0), "train.batch_size: 0 is less than the minimum of 1"),
+    (lambda p: p["train"].update(lr=0), "train.lr: 0 is less than or equal to the minimum of 0"),
+    (lambda p: p["train"].update(betas=[0.5]), r"train.betas: \[0.5\] is too short"),
+    (lambda p: p["train"].update(amp="fp8"), "train.amp: 'fp8' is not one of"),
+    (lambda p: p["train"].pop("alpha"), "train.alpha: missing"),
+    (lambda p: p["train"]["pconv"].update(epochs=-1), "train.pconv.epochs: -1 is less than the minimum of 0"),
+    (lambda p: p["model"].update(vgg_resize=3), "model.vgg_resize: 3 is less than the minimum of 16"),
+    (lambda p: p["model"]["pconv_loss"].update(hole=-6), "model.pconv_loss.hole: -6 is less than the minimum of 0"),
+    (lambda p: p["train"].update(mask_max_ratio=1.5), "train.mask_max_ratio: 1.5 is greater than the maximum of 1"),
+    (lambda p: p["train"].update(mask_types=["irregular"]), "train.mask_types.0: 'irregular' is not one of"),
+    (lambda p: p["train"].update(lamda_style=0), "train.lamda_style: unknown key"),
+])
+def test_bad_params_values_are_named_by_the_schema(stage_params, edit, message):
+    edit(stage_params)
+    with pytest.raises(RwganError, match="^params.yaml: " + message):
+        pipeline_config.check(stage_params)
+
+
+@pytest.mark.parametrize("edit, message", [
     (lambda p: p.update(image_size=30), "params.yaml: image_size must be a multiple of 4"),
-    (lambda p: p.update(image_size=8), "params.yaml: image_size must be an integer >= 16, got 8"),
     (lambda p: p["train"].update(batch_size=6), r"params.yaml: train.batch_size \(6 x 1 processes\) must not exceed"),
-    (lambda p: p["train"].update(batch_size=0), "params.yaml: train.batch_size must be an integer >= 1, got 0"),
-    (lambda p: p["train"].update(lr=0), "params.yaml: train.lr must be > 0, got 0"),
-    (lambda p: p["train"].update(betas=[0.5]), r"params.yaml: train.betas must be two numbers in \[0, 1\)"),
-    (lambda p: p["train"].update(amp="fp8"), "params.yaml: train.amp must be one of bf16, none, got 'fp8'"),
-    (lambda p: p["train"].pop("alpha"), "params.yaml: train.alpha is missing"),
-    (lambda p: p["train"]["pconv"].update(epochs=-1), "params.yaml: train.pconv.epochs must be an integer >= 0"),
-    (lambda p: p["model"].update(vgg_resize=3), "params.yaml: model.vgg_resize must be an integer >= 16 or null"),
-    (lambda p: p["model"]["pconv_loss"].update(hole=-6), "params.yaml: model.pconv_loss.hole must be >= 0"),
-    (lambda p: p["train"].update(mask_max_ratio=1.5), r"params.yaml: train.mask_max_ratio must be > 0 and <= 1.0"),
-    (lambda p: p["train"].update(mask_types=["irregular"]),
-     "params.yaml: train.mask_types must be a non-empty list among mixed, contiguous, discontiguous"),
 ])
 def test_bad_params_stop_before_training_naming_the_key(stage_params, edit, message):
     edit(stage_params)
@@ -531,7 +540,7 @@ def test_bad_params_stop_before_training_naming_the_key(stage_params, edit, mess
 def test_pconv_needs_two_images_per_batch(stage_params):
     stage_params["train"]["batch_size"] = 1
     plan_run(stage_params, "embedded", "mixed", "full")
-    with pytest.raises(RwganError, match="params.yaml: train.batch_size must be an integer >= 2, got 1"):
+    with pytest.raises(RwganError, match="params.yaml: train.batch_size must be >= 2 for pconv"):
         plan_run(stage_params, "embedded", "mixed", "pconv")
 
 

@@ -12,8 +12,23 @@ from rwgan.models.generator import (
     region_wise_generator,
 )
 from rwgan.models.pconv import PartialConv2d, PConvUNet, pconv_unet
+from rwgan.variants import Variant
+
+#: Model kind (a variant's ``model``) -> builder of the generator it trains, from the variant and a seed.
+GENERATORS = {
+    "region_wise": lambda variant, seed: region_wise_generator(variant.standard_conv, seed=seed),
+    "pconv": lambda variant, seed: pconv_unet(seed=seed),
+}
+
+
+def build_generator(variant: Variant, seed: int = 0):
+    """The network a variant trains (:data:`GENERATORS`; ``standard_conv`` as the variant says);
+    initial weights drawn from ``seed``."""
+    return GENERATORS[variant.model](variant, seed)
+
 
 __all__ = [
+    "GENERATORS",
     "GeneratorOutput",
     "GlobalPerceivingNet",
     "PConvUNet",
@@ -21,6 +36,7 @@ __all__ = [
     "PatchDiscriminator",
     "RegionWiseGenerator",
     "SemanticInferringNet",
+    "build_generator",
     "composite",
     "pconv_unet",
     "region_wise_discriminator",

@@ -1,4 +1,4 @@
-"""The region-wise generators (paper Sec. III-A/B; SPEC.md "Generator").
+"""The region-wise generators (paper Sec. III-A/B; docs/model.md "Generator").
 
 Two encoder-decoders with the same encoder (DeepFill v1's coarse net): the semantic
 inferring network (SINet, decoder of region-wise convolutions, eq. 1) and the global
@@ -13,7 +13,7 @@ to [-1, 1] (authors' code).
 
 Decoder skips mirror the encoder: e4 (1/4 resolution, 128 ch) feeds layer 13,
 e3 and e2 (1/2 resolution, 64 ch) feed layers 14 and 15, e1 (full resolution, 32 ch)
-feeds GPNet's layer 16; these widths give SPEC's exact parameter counts.
+feeds GPNet's layer 16; these widths give the exact parameter counts of docs/model.md.
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class EncoderFeatures(NamedTuple):
 
 
 class InpaintingEncoder(nn.Module):
-    """The shared encoder e1..e12 (SPEC table): N x 4 x H x W -> :class:`EncoderFeatures`.
+    """The shared encoder e1..e12 (docs/model.md "Generator"): N x 4 x H x W -> :class:`EncoderFeatures`.
 
     e11 and e12 see the U-Net skips concat[e10, e6] and concat[e11, e5].
     """

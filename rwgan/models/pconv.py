@@ -1,4 +1,4 @@
-"""The PC baseline: partial convolutions in a U-Net (Liu et al., ECCV 2018; SPEC.md "Baselines").
+"""The PC baseline: partial convolutions in a U-Net (Liu et al., ECCV 2018; docs/model.md "Baselines").
 
 Masks follow the project convention, 1 = valid (known) pixel, 0 = hole.
 
