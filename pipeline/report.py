@@ -342,6 +342,14 @@ def checkpoint_lines(workdir: Path) -> list[str]:
     return ["| checkpoint | sha256 |", "|---|---|"] + [f"| `{p}` | `{io.sha256_file(p)}` |" for p in paths]
 
 
+def machines(workdir: Path) -> list[str]:
+    """The hardware named in every evaluation's ``timing.json`` under ``workdir/eval``, sorted, once each."""
+    import json
+
+    return sorted({json.loads(path.read_text()).get("hardware", "unknown")
+                   for path in (workdir / "eval").glob("*/*/timing.json")})
+
+
 def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper_dir: Path, commit: str) -> str:
     lines = [
         f"# rwgan report: profile `{profile}`",
@@ -350,6 +358,7 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
         "do not edit by hand. Each table cell reads `ours (paper)`.",
         "",
         f"- Code: git commit `{commit}`",
+        f"- Machine (each evaluation's `timing.json`): {', '.join(machines(workdir)) or 'no evaluation found'}",
         f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
         "- Data (prepared images per split):",
         *[f"  {line}" for line in data_lines(workdir, display)],

@@ -310,6 +310,7 @@ def test_report_end_to_end_writes_decodable_figures_and_an_index(tmp_path):
     index = (reports_dir / "README.md").read_text()
     assert "# rwgan report: profile `tiny`" in index and "git commit `unknown`" in index
     assert "Embedded (demo) (`embedded`): 0 train, 3 test images" in index
+    assert "- Machine (each evaluation's `timing.json`): Test CPU\n" in index
     for entry in entries:
         for path in entry.paths:
             assert f"]({path.as_posix()})" in index and (reports_dir / path).is_file()
