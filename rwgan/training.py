@@ -719,12 +719,15 @@ def train(
             lpips = LPIPS().to(device)
 
         def validate(at_step: int) -> None:
-            if lpips is None or any(row["step"] == at_step for row in validations):
+            """Score the held-out set at ``at_step`` (once per step) and (re)write validation.csv / .png,
+            also when a resumed run has nothing left to score (the workflow tool may have removed them)."""
+            if lpips is None:
                 return
-            scores = trainer.validate(validation["image"], validation["mask"], lpips)
-            validations.append({"step": at_step, "phase": 1 if at_step <= phase1 else 2, **scores})
-            log.info("validation at step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in scores.items()))
-            io.save_png(run_dir / "samples" / f"val_step_{at_step}.png", trainer.sample_grid(**validation))
+            if not any(row["step"] == at_step for row in validations):
+                scores = trainer.validate(validation["image"], validation["mask"], lpips)
+                validations.append({"step": at_step, "phase": 1 if at_step <= phase1 else 2, **scores})
+                log.info("validation at step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in scores.items()))
+                io.save_png(run_dir / "samples" / f"val_step_{at_step}.png", trainer.sample_grid(**validation))
             write_validation_csv(run_dir / "validation.csv", validations)
             plot_validation(run_dir / "validation.png", validations, phase1)
 

@@ -450,6 +450,14 @@ def test_validation_scores_a_held_out_batch(params, tmp_path):
     assert [r["step"] for r in rows] == ["0", "1", "2"]  # before training, then every step
     assert all(0 < float(r["hole_l1"]) < 1 and float(r["psnr"]) > 0 and 0 <= float(r["lpips"]) < 1 for r in rows)
     assert (tmp_path / "run" / "validation.png").is_file() and (tmp_path / "run" / "samples" / "val_step_2.png").is_file()
+    # A workflow tool forcing the job removes its declared outputs but not last.pt: the finished run
+    # resumes at its last step and must write them again, from the stored scores.
+    for output in ("validation.csv", "validation.png", "model.pt"):
+        (tmp_path / "run" / output).unlink()
+    train(make_config(params, steps=(2, 0)), dataset(images), tmp_path / "run", params_hash="h", options=options,
+          phases=(1,), validation=held_out)
+    assert read_csv(tmp_path / "run" / "validation.csv") == rows
+    assert (tmp_path / "run" / "validation.png").is_file() and (tmp_path / "run" / "model.pt").is_file()
 
 
 @needs_vgg
