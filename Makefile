@@ -39,11 +39,13 @@ ci-smoke: smoke
 baseline: smoke
 	$(BIN)/python -m pipeline.regression --profile smoke --update
 
-## time-smoke / time-demo: re-run every job of a profile and record its wall time in
-## reports/<profile>/runtime.json (read by `python -m benchmarks`)
+## time-smoke / time-demo: run every job of a small profile from an empty work/<profile> (removed
+## first: --forceall alone would let finished training runs resume at their last step) and record
+## its wall time in reports/<profile>/runtime.json (read by `python -m benchmarks`)
 time-%: setup
+	rm -rf work/$*
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m benchmarks.timed_run --profile $* -- \
-		snakemake --cores all --forceall --config profile=$*
+		snakemake --cores all --config profile=$*
 
 ## benchmark: speed of inference, training, metrics and masks (reports/benchmarks/)
 benchmark: setup

@@ -1,13 +1,14 @@
 """Time a whole profile run and record it: the end-to-end figure of ``python -m benchmarks``.
 
-    python -m benchmarks.timed_run --profile demo -- snakemake --cores all --forceall --config profile=demo
+    rm -rf work/demo && python -m benchmarks.timed_run --profile demo -- snakemake --cores all --config profile=demo
 
 runs the command after ``--`` and, when it succeeds, writes ``reports/<profile>/runtime.json``
 (atomically): the profile, the command, wall seconds, start and end times (UTC) and the
 machine (:func:`benchmarks.harness.machine`).  A failed run writes nothing, so the record is
 always the most recent *complete* run; the command's exit status is passed on.  Time a run
-that does every job (``--forceall``, or an empty ``work/<profile>``): an up-to-date DAG
-finishes in seconds, and that is what would be recorded.
+that does every job, from an empty ``work/<profile>`` (``make time-<profile>`` removes it): an
+up-to-date DAG finishes in seconds, and ``--forceall`` alone lets finished training runs resume
+at their last step (their ``last.pt`` is not a declared output), so neither measures the profile.
 """
 from __future__ import annotations
 
