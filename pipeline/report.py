@@ -270,24 +270,29 @@ def training_runs(params: dict, dataset: str, display, workdir: Path) -> dict[st
 
 def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
     """Per dataset: the held-out validation curves of every run (phase 2 drawn after its
-    phase 1), and a table of each run's weighted loss-term shares and validation."""
+    phase 1), and a table of each run's weighted loss-term shares and validation. Runs whose
+    files are absent are left out and named in the entry's note; no figure if none has them."""
     jobs = []
     for dataset in dag.datasets(params):
-        runs = training_runs(params, dataset, display, workdir)
+        all_runs = training_runs(params, dataset, display, workdir)
         name = display.dataset(dataset)
-        title = f"Training: held-out validation, {name}"
-        absent = [str(r[-1]) for r in runs.values() if not (r[-1] / "validation.csv").is_file()]
-        reason = "train.validation.images is 0" if not dag.validates(params) else (
-            f"no validation.csv in {', '.join(absent)}" if absent else "")
-        make = partial(figures.validation_figure, title=title, runs=runs)
-        jobs.append(_figure_job(title, f"training_validation_{dataset}", make, reason))
-        title = f"Training: weighted loss terms and validation per run, {name}"
-        absent = [str(r[-1]) for r in runs.values() if not (r[-1] / "losses.csv").is_file()]
-        make = partial(figures.training_table, runs=runs)
-        job = _figure_job(title, f"training_{dataset}", make, f"no losses.csv in {', '.join(absent)}" if absent else "")
-        if job.make:
-            job.entry.section, job.entry.paths = "Tables", [Path("tables") / f"training_{dataset}.md"]
-        jobs.append(job)
+        for title, stem, csv_name, draw in (
+            (f"Training: held-out validation, {name}", f"training_validation_{dataset}", "validation.csv",
+             figures.validation_figure),
+            (f"Training: weighted loss terms and validation per run, {name}", f"training_{dataset}", "losses.csv",
+             figures.training_table),
+        ):
+            runs = {label: r for label, r in all_runs.items() if (r[-1] / csv_name).is_file()}
+            absent = f"no {csv_name} in {', '.join(str(r[-1]) for l, r in all_runs.items() if l not in runs)}"
+            if csv_name == "validation.csv" and not dag.validates(params):
+                reason, note = "train.validation.images is 0", ""
+            else:
+                reason, note = ("", absent if len(runs) < len(all_runs) else "") if runs else (absent, "")
+            make = partial(draw, runs=runs, **({"title": title} if draw is figures.validation_figure else {}))
+            job = _figure_job(title, stem, make, reason, note)
+            if job.make and draw is figures.training_table:
+                job.entry.section, job.entry.paths = "Tables", [Path("tables") / f"{stem}.md"]
+            jobs.append(job)
     return jobs
 
 

@@ -414,3 +414,34 @@ def test_git_commit_is_marked_dirty_by_changes_outside_reports(tmp_path):
     assert report.git_commit(tmp_path) == head  # the report's own outputs do not count
     io.write_text(tmp_path / "code.py", "x = 2\n")
     assert report.git_commit(tmp_path) == f"{head} (dirty: uncommitted changes outside reports/)"
+
+
+# ------------------------------------------------------------------------------ training curves
+def test_training_figures_draw_the_runs_that_exist_and_name_the_rest(tmp_path):
+    from rwgan.training import write_losses_csv, write_validation_csv
+
+    params = config.load("demo", PARAMS_FILE)
+    display = report.display_from(params["report"])
+    runs = report.training_runs(params, "embedded", display, tmp_path)
+    missing_label, missing = next((label, folders) for label, folders in runs.items() if len(folders) == 2)
+    for label, folders in runs.items():
+        for folder in folders if label != missing_label else folders[:1]:
+            write_losses_csv(folder / "losses.csv", ("loss_total", "weighted_reconstruction"),
+                             [{"step": s, "phase": 1, "loss_total": 2.0, "weighted_reconstruction": 1.0} for s in (1, 2)])
+            write_validation_csv(folder / "validation.csv",
+                                 [{"step": s, "phase": 1, "hole_l1": 0.2, "psnr": 15.0, "lpips": 0.3} for s in (0, 2)])
+    jobs = report.training_jobs(params, display, tmp_path)
+    assert [job.entry.title.split(",")[0] for job in jobs] == [
+        "Training: held-out validation", "Training: weighted loss terms and validation per run"]
+    for job in jobs:
+        assert job.make is not None and str(missing[-1]) in job.entry.note
+        job.make(tmp_path / "report" / "figures" / "figure.png")
+    table = (tmp_path / "report" / "tables" / "figure.md").read_text()
+    assert f"| {missing_label} |" not in table and "50.00% -> 50.00%" in table
+    assert (tmp_path / "report" / "figures" / "figure.png").stat().st_size > 0
+
+
+def test_training_figures_are_not_made_without_any_run(tmp_path):
+    params = config.load("demo", PARAMS_FILE)
+    jobs = report.training_jobs(params, report.display_from(params["report"]), tmp_path)
+    assert all(job.make is None and job.entry.note.startswith("no ") for job in jobs)
