@@ -15,7 +15,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from pipeline import config as rwgan_config
-from pipeline import dag, paths
+from pipeline import dag, methods, paths
 
 min_version("9.0")
 
@@ -29,6 +29,7 @@ report: "docs/report/workflow.rst"  # snakemake --report report.html: tables, fi
 PROFILE = config["profile"]
 P = rwgan_config.load(PROFILE)  # checks every profile against pipeline/params.schema.yaml
 dag.check_overrides(config)  # --config may choose the profile only
+methods.check_declared(P, dag.datasets(P))  # the authors' weights and external outputs it declares exist
 JOBS = dag.jobs_by_key(P)
 
 

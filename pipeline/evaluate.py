@@ -44,7 +44,15 @@ from pathlib import Path
 
 from pipeline import config, dag, paths
 from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
-from pipeline.methods import AUTHORS_WEIGHTS, checkpoint_variant, evaluable, external, kind
+from pipeline.methods import (
+    AUTHORS_WEIGHTS,
+    authors_checkpoint,
+    checkpoint_variant,
+    evaluable,
+    external,
+    kind,
+    method_sets,
+)
 from rwgan import io
 from rwgan.errors import RwganError
 from rwgan.evaluation import (
@@ -63,13 +71,6 @@ from rwgan.device import resolve_device
 from rwgan.external import checked_outputs, pair_id, save_composites
 from rwgan.inference import count_parameters, load_inpainter
 
-def method_sets(params: dict, method: str) -> list[str]:
-    """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
-    sets = list(params["evaluate"]["sets"])
-    extra = params["evaluate"].get("extra_sets") or {}
-    return sets + [name for name, methods in extra.items() if method in (methods or []) and name not in sets]
-
-
 def checkpoint_mask_type(params: dict, set_name: str) -> str:
     """The training mask type whose run inpaints ``set_name``: the set's own type if trained, else ``mixed``."""
     trained = dag.train_mask_types(params)
@@ -86,11 +87,7 @@ def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> P
     """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)
     or for the authors' weights."""
     if method == AUTHORS_WEIGHTS:
-        path = Path(params["evaluate"]["authors_weights"][dataset]) / set_name / "model.pt"
-        if not path.is_file():
-            raise RwganError(f"{path}: the authors' weights for {set_name} masks not found (expected from "
-                             f"`rwgan import-official --dataset {dataset} --mask-type {set_name} --out {path}`)")
-        return path
+        return authors_checkpoint(params, dataset, set_name)
     variant = checkpoint_variant(params, method)
     mask_type = checkpoint_mask_type(params, set_name)
     path = Path(dag.variant_checkpoint(params, dataset, mask_type, variant))

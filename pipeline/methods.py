@@ -20,6 +20,8 @@ names are params.yaml ``report.method_names``, and an external method's ``displa
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from rwgan.classical import CLASSICAL_METHODS
 from rwgan.errors import RwganError
 
@@ -74,3 +76,34 @@ def checkpoint_variant(params: dict, method: str) -> str | None:
     """The variant whose checkpoint ``method`` reads (None for a method no variant makes)."""
     return {"trained": method, "first_stage": FIRST_STAGE.get(method)}.get(kind(params, method))
 
+
+
+def method_sets(params: dict, method: str) -> list[str]:
+    """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
+    sets = list(params["evaluate"]["sets"])
+    extra = params["evaluate"].get("extra_sets") or {}
+    return sets + [name for name, methods in extra.items() if method in (methods or []) and name not in sets]
+
+
+def authors_checkpoint(params: dict, dataset: str, set_name: str) -> Path:
+    """The authors' weights that inpaint ``set_name`` on ``dataset``: ``<folder>/<set>/model.pt`` of
+    ``evaluate.authors_weights.<dataset>``; :class:`RwganError` naming the file when it is absent."""
+    path = Path(params["evaluate"]["authors_weights"][dataset]) / set_name / "model.pt"
+    if not path.is_file():
+        raise RwganError(f"{path}: the authors' weights for {set_name} masks not found (expected from "
+                         f"`rwgan import-official --dataset {dataset} --mask-type {set_name} --out {path}`)")
+    return path
+
+
+def check_declared(params: dict, datasets: list[str]) -> None:
+    """Raise :class:`RwganError` naming the first absent input of a declared method on ``datasets``:
+    an authors' ``model.pt`` of a set it is scored on, or an external method's outputs folder."""
+    for dataset in datasets:
+        if dataset in (params["evaluate"].get("authors_weights") or {}):
+            for set_name in method_sets(params, AUTHORS_WEIGHTS):
+                authors_checkpoint(params, dataset, set_name)
+        for method, spec in external(params).items():
+            folder = Path(spec["outputs"].get(dataset, "."))
+            if dataset in spec["outputs"] and not folder.is_dir():
+                raise RwganError(f"{folder}: outputs of {method} not found (params.yaml evaluate.external.{method}"
+                                 f".outputs.{dataset}: expected a folder of <pair id>.png)")

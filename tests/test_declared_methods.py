@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from pipeline import config, dag, paths, report, tables
+from pipeline import config, dag, methods, paths, report, tables
 from pipeline import evaluate as evaluate_stage
 from pipeline import export as export_stage
 from pipeline.cli_common import write_csv
@@ -152,3 +152,15 @@ def test_the_authors_weights_are_evaluated_like_ours_and_shown_in_table_I(worksp
     report.write_tables(built, Path("reports") / PROFILE)
     cells = table_column(Path("reports") / PROFILE / "tables" / "table_I_contiguous.md", "Ours (authors' weights)")
     assert any(cell[0].isdigit() for cell in cells)
+
+
+def test_absent_declared_inputs_are_named_in_one_line(workspace):
+    """What the Snakefile checks before building the DAG (pipeline.methods.check_declared)."""
+    params = config.load(PROFILE)
+    with pytest.raises(RwganError, match=r"^mine: outputs of mine not found \(params.yaml evaluate.external.mine.outputs.toy"):
+        methods.check_declared(params, [DATASET])
+    (workspace / "mine").mkdir()
+    methods.check_declared(params, [DATASET])
+    params["evaluate"]["authors_weights"] = {DATASET: "official/toy"}
+    with pytest.raises(RwganError, match=r"^official/toy/contiguous/model.pt: the authors' weights for contiguous masks "):
+        methods.check_declared(params, [DATASET])
