@@ -4,16 +4,18 @@
 #   snakemake --cores all --config profile=smoke            # another profile
 #   snakemake --profile profiles/slurm --config profile=paper   # on a slurm cluster
 #
-# Every job (its command, inputs, params and outputs) comes from pipeline/dag.py, which
-# also generates dvc.yaml: the DAG is defined once (tests/test_dag.py keeps both in
-# step). A rule's `params.values` are the params.yaml keys the job reads (the keys DVC
-# tracks), so a changed value re-runs exactly the affected jobs. A job's stdout and
+# Every job (its command, inputs, params and outputs) comes from pipeline/dag.py: the DAG
+# is defined once (tests/test_dag.py checks the hand-written dvc.yaml runs the same jobs).
+# A rule's `params.values` are the params.yaml keys the job reads, so a changed value
+# re-runs exactly the affected jobs. A job's stdout and
 # stderr, tracebacks included, go to its log.
+
+from pathlib import Path
 
 from snakemake.utils import min_version
 
 from pipeline import config as rwgan_config
-from pipeline import dag, paths
+from pipeline import dag, methods, paths
 
 min_version("9.0")
 
@@ -21,9 +23,13 @@ min_version("9.0")
 configfile: "params.yaml"
 
 
+report: "docs/report/workflow.rst"  # snakemake --report report.html: tables, figures, curves, provenance
+
+
 PROFILE = config["profile"]
 P = rwgan_config.load(PROFILE)  # checks every profile against pipeline/params.schema.yaml
 dag.check_overrides(config)  # --config may choose the profile only
+methods.check_declared(P, dag.datasets(P))  # the authors' weights and external outputs it declares exist
 JOBS = dag.jobs_by_key(P)
 
 
@@ -58,6 +64,24 @@ def outputs(declared):
     return [directory(p) if isinstance(p, paths.Folder) else p for p in declared]
 
 
+def run_outputs(declared):
+    """A training run's outputs; its loss and validation curves (PNG) go in `snakemake --report`."""
+    return [report(p, category="Training curves", subcategory="{dataset} {mask_type}", caption="docs/report/curves.rst")
+            if p.endswith(".png") else p for p in declared]
+
+
+def report_items(declared):
+    """The report stage's outputs; its tables (CSV), figures and index go in `snakemake --report`."""
+    shown = {
+        "tables": lambda p: report(directory(p), patterns=["{name}.csv"], category="Tables",
+                                   caption="docs/report/tables.rst"),
+        "figures": lambda p: report(directory(p), patterns=["{name}.png"], category="Figures",
+                                    caption="docs/report/figures.rst"),
+        "README.md": lambda p: report(p, category="Provenance", caption="docs/report/provenance.rst"),
+    }
+    return [shown[Path(p).name](p) if Path(p).name in shown else p for p in declared]
+
+
 def cluster(stage):
     """Resources of a stage's jobs for cluster executors (params.yaml `cluster`)."""
     spec = P["cluster"][stage]
@@ -70,6 +94,7 @@ def cluster(stage):
 rule all:
     input:
         paths.report_outputs(PROFILE),
+        [paths.export_dir(PROFILE, dataset) for dataset in dag.datasets(P)],
 
 
 rule download:
@@ -110,7 +135,8 @@ rule prepare:
 
 rule masks:
     output:
-        outputs([paths.masks_dir(PROFILE), paths.masks_checksums(PROFILE)]),
+        directory(paths.masks_dir(PROFILE)),
+        report(paths.masks_checksums(PROFILE), category="Provenance", caption="docs/report/provenance.rst"),
     input:
         inputs("masks"),
     params:
@@ -126,9 +152,27 @@ rule masks:
         "{params.cmd} > {log} 2>&1"
 
 
+rule export:
+    output:
+        outputs([paths.export_dir(PROFILE, "{dataset}")]),
+    input:
+        inputs("export", "dataset"),
+    params:
+        values=values("export", "dataset"),
+        cmd=command("export", "dataset"),  # python -m pipeline.export --profile P --dataset D
+    log:
+        paths.log_file(PROFILE, "export", "{dataset}"),
+    conda:
+        "environment.yaml"
+    resources:
+        **cluster("export"),
+    shell:
+        "{params.cmd} > {log} 2>&1"
+
+
 rule pretrain:
     output:
-        dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}"),
+        run_outputs(dag.pretrain_outputs(P, "{dataset}", "{mask_type}", "{group}")),
     input:
         inputs("pretrain", "dataset", "mask_type", "group"),
     params:
@@ -148,7 +192,7 @@ rule pretrain:
 
 rule train:
     output:
-        dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}"),
+        run_outputs(dag.train_outputs(P, "{dataset}", "{mask_type}", "{variant}")),
     input:
         inputs("train", "dataset", "mask_type", "variant"),
     params:
@@ -187,7 +231,7 @@ rule evaluate:
 
 rule report:
     output:
-        outputs(paths.report_outputs(PROFILE)),
+        report_items(paths.report_outputs(PROFILE)),
         paths.report_metrics(PROFILE),
     input:
         inputs("report"),

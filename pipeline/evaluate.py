@@ -2,9 +2,14 @@
 
     python -m pipeline.evaluate --profile P --dataset D --method M [--resume | --rescore]
 
-Methods: the trained variants (the ids of ``train.variants``, ``pconv`` included), ``ic1``
-(the first-stage composite I_c1 of the ``full`` checkpoint, Table III) and the classical
-``telea``, ``navier_stokes``, ``biharmonic`` (no checkpoint).
+Methods (:mod:`pipeline.methods`): the trained variants (the ids of ``train.variants``,
+``pconv`` included), ``ic1`` (the first-stage composite I_c1 of the ``full`` checkpoint,
+Table III), the classical ``telea``, ``navier_stokes``, ``biharmonic`` (no checkpoint),
+``authors_weights`` (the model.pt of each mask set in the dataset's folder of
+``evaluate.authors_weights``) and the external methods of ``evaluate.external`` (a folder of
+outputs per dataset, checked by :func:`rwgan.external.checked_outputs`; their known pixels
+are pasted back if the declaration says ``composite: true``).  Every method's composites are
+scored by the same code (:func:`rwgan.evaluation.score_composites`).
 
 Sets: every method is scored on ``evaluate.sets`` (contiguous, discontiguous: Tables I-III);
 a set of ``evaluate.extra_sets`` (regular for Fig. 9, sweep for Fig. 10) only for the
@@ -23,7 +28,8 @@ Writes ``work/<P>/eval/<D>/<M>/``:
 - ``summary.csv``: dataset, method, mask_type, bin, metric, value, n (long form; metrics
   L1e-3, L2e-3, PSNR, SSIM, LPIPS, FID, KID; a metric not computed has no row);
 - ``timing.json``: median seconds per image at batch 1 (inference on in-memory arrays,
-  no file I/O), device, hardware, parameter count, images timed (Table IV).
+  no file I/O), device, hardware, parameter count, images timed (Table IV); all null, with
+  0 images timed, for an external method (its outputs were made elsewhere).
 
 A run starts by deleting the method's previous outputs.  ``--resume`` instead keeps every
 composite newer than its checkpoint, mask and test image (to finish an interrupted run:
@@ -38,7 +44,15 @@ from pathlib import Path
 
 from pipeline import config, dag, paths
 from pipeline.cli_common import STAGE_LOGGER, run, stage_logger, stage_parser
-from pipeline.methods import checkpoint_variant, evaluable, kind
+from pipeline.methods import (
+    AUTHORS_WEIGHTS,
+    authors_checkpoint,
+    checkpoint_variant,
+    evaluable,
+    external,
+    kind,
+    method_sets,
+)
 from rwgan import io
 from rwgan.errors import RwganError
 from rwgan.evaluation import (
@@ -54,14 +68,8 @@ from rwgan.evaluation import (
     time_inference,
 )
 from rwgan.device import resolve_device
+from rwgan.external import checked_outputs, pair_id, save_composites
 from rwgan.inference import count_parameters, load_inpainter
-
-def method_sets(params: dict, method: str) -> list[str]:
-    """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
-    sets = list(params["evaluate"]["sets"])
-    extra = params["evaluate"].get("extra_sets") or {}
-    return sets + [name for name, methods in extra.items() if method in (methods or []) and name not in sets]
-
 
 def checkpoint_mask_type(params: dict, set_name: str) -> str:
     """The training mask type whose run inpaints ``set_name``: the set's own type if trained, else ``mixed``."""
@@ -76,8 +84,11 @@ def checkpoint_mask_type(params: dict, set_name: str) -> str:
 
 
 def checkpoint_path(params: dict, dataset: str, method: str, set_name: str) -> Path:
-    """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)."""
-    variant = checkpoint_variant(method)
+    """The model.pt that inpaints ``set_name`` for a trained ``method`` (``ic1`` reads ``full``'s)
+    or for the authors' weights."""
+    if method == AUTHORS_WEIGHTS:
+        return authors_checkpoint(params, dataset, set_name)
+    variant = checkpoint_variant(params, method)
     mask_type = checkpoint_mask_type(params, set_name)
     path = Path(dag.variant_checkpoint(params, dataset, mask_type, variant))
     if not path.is_file():
@@ -165,6 +176,8 @@ def _inpaint_sets(
     content, measured on the first set."""
     section, image_size = params["evaluate"], params["image_size"]
     log = logging.getLogger(STAGE_LOGGER)
+    if kind(params, method) == "external":
+        return _external_composites(params, dataset, method, pairs, composites)
     timing = None
     for set_name in dict.fromkeys(pair.set for pair in pairs):
         in_set = [pair for pair in pairs if pair.set == set_name]
@@ -186,6 +199,18 @@ def _inpaint_sets(
     return timing
 
 
+def _external_composites(params: dict, dataset: str, method: str, pairs: list[Pair], composites: Path) -> dict:
+    """Save an external method's checked outputs as its composites; returns its (untimed) timing.json."""
+    spec = external(params)[method]
+    folder = Path(spec["outputs"][dataset])
+    size = (params["image_size"], params["image_size"])
+    outputs = checked_outputs(folder, pairs, [pair_id(pair) for pair in pairs], size, spec.get("composite", False),
+                              f"params.yaml evaluate.external.{method}.outputs.{dataset}")
+    save_composites(pairs, outputs, composites, size)
+    logging.getLogger(STAGE_LOGGER).info("%d outputs of %s from %s", len(outputs), method, folder)
+    return {"seconds_per_image": None, "device": None, "hardware": None, "parameters": None, "n_images_timed": 0}
+
+
 def _timing(inpaint: Inpaint, pairs: list[Pair], image_size: int, timing: dict, device: str, parameters: int) -> dict:
     """timing.json (Table IV): median seconds per image at batch 1 over ``timing.repeats`` pairs."""
     repeats = min(timing["repeats"], len(pairs))
@@ -202,7 +227,8 @@ def _timing(inpaint: Inpaint, pairs: list[Pair], image_size: int, timing: dict, 
 def main(argv: list[str] | None = None) -> None:
     parser = stage_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", required=True, help="a dataset prepared by the prepare stage")
-    parser.add_argument("--method", required=True, help="a variant id of train.variants, ic1, telea, navier_stokes or biharmonic")
+    parser.add_argument("--method", required=True, help="a variant id of train.variants, ic1, telea, navier_stokes, "
+                        "biharmonic, authors_weights or an id of evaluate.external")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="keep composites newer than their checkpoint, mask and image")
     mode.add_argument("--rescore", action="store_true", help="only recompute the metrics from the saved composites")

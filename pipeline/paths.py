@@ -69,6 +69,11 @@ def evaluate_outputs(profile: str, dataset: str, method: str) -> list[str]:
             Folder(f"{target}/composites")]
 
 
+def export_dir(profile: str, dataset: str) -> Folder:
+    """The dataset's fixed test pairs as files, for methods run outside rwgan (pipeline/export.py)."""
+    return Folder(f"{work_dir(profile)}/export/{dataset}")
+
+
 def report_dir(profile: str) -> str:
     return f"reports/{profile}"
 

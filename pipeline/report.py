@@ -11,7 +11,9 @@ and the paper's tables (params ``report.paper_dir``); writes, atomically, under
 - ``figures/*.png`` (Figs. 4-11 and metric-versus-hole-ratio curves);
 - ``metrics.csv`` (every summary.csv, concatenated and sorted) and ``metrics.json``
   (``{dataset: {method: {mask_type: {bin: {metric: value}}}}}``, for ``dvc metrics``);
-- ``README.md``: an index of all of it with the profile, data, code commit and checkpoints.
+- ``README.md``: an index of all of it with its provenance: the profile, code commit, params
+  hash, data, the masks' checksum list (``masks.sha256``, from the masks stage) and the
+  sha256 of every checkpoint.
 
 Which datasets, methods, metrics and bins appear where, and their display names, come
 from the ``report:`` section of params.yaml. Nothing written carries a timestamp, so an
@@ -21,18 +23,19 @@ run did not write (left over from another configuration) are removed.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io as text_io
+import json
 import logging
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from tqdm import tqdm
 
-from pipeline import cli_common, config, dag, figures, paths, tables
-from pipeline.methods import EXTERNAL
+from pipeline import cli_common, config, dag, figures, methods, paths, tables
 from rwgan import io
 from rwgan.errors import RwganError
 
@@ -66,9 +69,45 @@ def display_from(report: dict) -> tables.Display:
     return tables.Display(
         dataset_names=report["dataset_names"],
         method_names=report["method_names"],
-        reported_in_paper=frozenset(EXTERNAL),
+        reported_in_paper=frozenset(methods.REPORTED_IN_PAPER),
         decimals=decimals,
     )
+
+
+def shown_report(params: dict) -> dict:
+    """params ``report`` with the declared methods (:func:`pipeline.methods.declared`: the authors'
+    weights, the external methods) added wherever ours are shown: Tables I-III, the curves and the
+    qualitative figures, and the external methods' ``display_name`` in ``method_names``.  Table IV
+    times methods run here: listing an external method there fails."""
+    report = params["report"]
+    added = methods.declared(params)
+    untimed = [m for m in report["complexity_methods"] if methods.kind(params, m) == "external"]
+    if untimed:
+        raise RwganError(f"params.yaml: report.complexity_methods: {untimed[0]} is an external method, which is "
+                         "not timed here (expected methods rwgan runs)")
+    if not added:
+        return report
+
+    def plus(listed: list[str]) -> list[str]:
+        return list(dict.fromkeys([*listed, *added]))
+
+    figures_spec = report["figures"]
+    return {
+        **report,
+        "method_names": {**report["method_names"],
+                         **{m: spec["display_name"] for m, spec in methods.external(params).items()}},
+        "main_table_methods": plus(report["main_table_methods"]),
+        "ablation": {**report["ablation"], "methods": plus(report["ablation"]["methods"])},
+        "figures": {**figures_spec,
+                    "qualitative": {**figures_spec["qualitative"], "methods": plus(figures_spec["qualitative"]["methods"])},
+                    "curves": {**figures_spec["curves"], "methods": plus(figures_spec["curves"]["methods"])}},
+    }
+
+
+def source_notes(params: dict, display: tables.Display) -> tuple[str, ...]:
+    """One note per external method: where its outputs come from (its ``reported_in``)."""
+    return tuple(f"{display.method(m)}: outputs scored here; {spec['reported_in']}."
+                 for m, spec in methods.external(params).items())
 
 
 def shown_datasets(configured: list[str], results: tables.Results, methods: list[str], in_paper: set[str]) -> tuple:
@@ -299,7 +338,7 @@ def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
 def figure_jobs(params: dict, results: tables.Results, paper, display, workdir: Path) -> list[FigureJob]:
     """Every figure of ``report.figures`` and ``report.object_removal``, then the training
     curves, in index order."""
-    report = params["report"]
+    report = shown_report(params)
     specs = report["figures"]
     datasets = report["datasets"]
     return [
@@ -340,22 +379,44 @@ def data_lines(workdir: Path, display: tables.Display) -> list[str]:
     return lines or ["- none prepared"]
 
 
-def checkpoint_lines(workdir: Path) -> list[str]:
-    paths = sorted((workdir / "runs").rglob("model.pt"))
+def params_hash(params: dict) -> str:
+    """sha256 of the resolved profile as JSON with sorted keys: equal params, equal hash."""
+    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+
+
+def authors_checkpoints(params: dict) -> list[Path]:
+    """The model.pt files of the authors' weights present in ``evaluate.authors_weights``'s folders."""
+    folders = (params["evaluate"].get("authors_weights") or {}).values()
+    return sorted(path for folder in folders for path in Path(folder).glob("*/model.pt"))
+
+
+def provenance_lines(params: dict, reports_dir: Path) -> list[str]:
+    """The params hash and the masks' checksum list with its own sha256."""
+    masks = reports_dir / Path(paths.masks_checksums(params["profile"])).name
+    listed = f"`{masks.name}` (sha256 `{io.sha256_file(masks)}`)" if masks.is_file() else "not written yet"
+    return [f"- Params: sha256 `{params_hash(params)}` of the resolved profile (JSON, sorted keys)",
+            f"- Masks: the sha256 of every mask in {listed}"]
+
+
+def checkpoint_lines(workdir: Path, others: list[Path] = ()) -> list[str]:
+    """The sha256 of every checkpoint: the runs' under ``workdir``, then ``others`` (the authors' weights)."""
+    paths = sorted((workdir / "runs").rglob("model.pt")) + list(others)
     if not paths:
         return ["none"]
     return ["| checkpoint | sha256 |", "|---|---|"] + [f"| `{p}` | `{io.sha256_file(p)}` |" for p in paths]
 
 
 def machines(workdir: Path) -> list[str]:
-    """The hardware named in every evaluation's ``timing.json`` under ``workdir/eval``, sorted, once each."""
-    import json
+    """The hardware named in every evaluation's ``timing.json`` under ``workdir/eval``, sorted, once each
+    (external methods' outputs were made elsewhere: their timing names none)."""
+    found = {json.loads(path.read_text()).get("hardware", "unknown") for path in (workdir / "eval").glob("*/*/timing.json")}
+    return sorted(found - {None})  # None: an external method's, run elsewhere
 
-    return sorted({json.loads(path.read_text()).get("hardware", "unknown")
-                   for path in (workdir / "eval").glob("*/*/timing.json")})
 
-
-def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper_dir: Path, commit: str) -> str:
+def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper_dir: Path, commit: str,
+               provenance: list[str] = (), others: list[Path] = ()) -> str:
+    """The README.md index; ``provenance`` lines follow the commit, ``others`` are checkpoints
+    outside ``workdir/runs`` (:func:`checkpoint_lines`)."""
     lines = [
         f"# rwgan report: profile `{profile}`",
         "",
@@ -363,6 +424,7 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
         "do not edit by hand. Each table cell reads `ours (paper)`.",
         "",
         f"- Code: git commit `{commit}`",
+        *provenance,
         f"- Machine (each evaluation's `timing.json`): {', '.join(machines(workdir)) or 'no evaluation found'}",
         f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
         "- Data (prepared images per split):",
@@ -378,7 +440,7 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
             else:
                 lines.append(f"- {entry.title}: not made ({entry.note})")
         lines.append("")
-    lines += ["## Checkpoints", "", *checkpoint_lines(workdir), ""]
+    lines += ["## Checkpoints", "", *checkpoint_lines(workdir, others), ""]
     return "\n".join(lines)
 
 
@@ -393,7 +455,7 @@ def prune(folder: Path, keep: set[Path]) -> None:
 # --------------------------------------------------------------------------- stage
 def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Path(".")) -> list[Entry]:
     """Write the whole report of ``params`` (a resolved profile) from ``workdir`` into ``reports_dir``."""
-    report = params["report"]
+    report = shown_report(params)
     display = display_from(report)
     paper_dir = Path(report["paper_dir"])
     paper = tables.read_paper(paper_dir)
@@ -401,7 +463,10 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     log.info("read %d metric values of %d (dataset, method) evaluations", len(results.values), len(results.evaluated))
 
     entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
-    entries += write_tables(build_tables(report, results, paper, display, params["image_size"]), reports_dir)
+    notes = source_notes(params, display)
+    built = [replace(table, notes=table.notes + notes) if table.number in ("I", "II", "III") and notes else table
+             for table in build_tables(report, results, paper, display, params["image_size"])]
+    entries += write_tables(built, reports_dir)
     for job in tqdm(figure_jobs(params, results, paper, display, workdir), desc="figures", unit="figure"):
         if job.make is not None:
             job.make(reports_dir / job.entry.paths[0])
@@ -413,7 +478,9 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     for folder in ("tables", "figures"):
         prune(reports_dir / folder, written)
     io.write_text(
-        reports_dir / "README.md", index_text(params["profile"], workdir, display, entries, paper_dir, git_commit(root))
+        reports_dir / "README.md",
+        index_text(params["profile"], workdir, display, entries, paper_dir, git_commit(root),
+                   provenance_lines(params, reports_dir), authors_checkpoints(params)),
     )
     return entries
 

@@ -201,7 +201,7 @@ def _parse_float(path: Path, text: str, column: str) -> float | None:
 class Display:
     """How ids are shown: display names (params ``report.dataset_names`` / ``method_names``,
     the strings of the paper's CSVs so the two join), the methods only the paper ran
-    (``pipeline.methods.EXTERNAL``) and the decimals per metric (``report.decimals``)."""
+    (``pipeline.methods.REPORTED_IN_PAPER``) and the decimals per metric (``report.decimals``)."""
 
     dataset_names: dict
     method_names: dict

@@ -221,10 +221,30 @@ def score_outputs(
     """
     info, rows, pairs = read_export(export_dir)
     outputs_dir, out = Path(outputs_dir), Path(out)
-    size = tuple(info["image_size"])
+    outputs = checked_outputs(outputs_dir, pairs, [row["pair"] for row in rows], tuple(info["image_size"]),
+                              composite, f"{Path(export_dir) / 'manifest.csv'}", scoring.progress)
+    if composite:
+        save_composites(pairs, outputs, out / "composites", tuple(info["image_size"]))
+        locate = None
+    else:
+        locate = dict(zip(pairs, outputs)).__getitem__
+    method = method or outputs_dir.name
+    provenance = {"export": str(export_dir), "outputs": str(outputs_dir), "composited": composite, "method": method}
+    return _score(pairs, out, info, method, provenance, locate, scoring)
+
+
+def checked_outputs(outputs_dir: str | os.PathLike, pairs: Sequence[Pair], ids: Sequence[str],
+                    size: tuple[int, int], composite: bool, source: str, progress: bool = True) -> list[Path]:
+    """The output ``<id>.png`` of each of ``pairs`` (``ids``: their pair ids) in ``outputs_dir``,
+    in order, after checking that the folder holds exactly those (files starting with "." are
+    ignored), each (H, W) = ``size``, and, unless ``composite``, with the known pixels (black in
+    the pair's mask) of the pair's image.  The first problem raises :class:`RwganError` naming
+    the file and its pair; ``source`` names where the pairs come from (an export's manifest).
+    """
+    outputs_dir = Path(outputs_dir)
     if not outputs_dir.is_dir():
-        raise RwganError(f"{outputs_dir}: outputs folder not found (expected one <pair id>.png per pair of the export)")
-    expected = {f"{row['pair']}.png": row["pair"] for row in rows}
+        raise RwganError(f"{outputs_dir}: outputs folder not found (expected one <pair id>.png per pair of {source})")
+    expected = {f"{name}.png": name for name in ids}
     present = sorted(path.name for path in outputs_dir.iterdir() if not path.name.startswith("."))
     missing = [name for name in expected if name not in present]
     if missing:
@@ -235,36 +255,36 @@ def score_outputs(
     extra = [name for name in present if name not in expected]
     if extra:
         raise RwganError(
-            f"{outputs_dir / extra[0]}: not an output of any pair of {Path(export_dir) / 'manifest.csv'} "
+            f"{outputs_dir / extra[0]}: not an output of any pair of {source} "
             f"({len(extra)} extra files; expected only <pair id>.png)"
         )
-    outputs = [outputs_dir / f"{row['pair']}.png" for row in rows]
-    for path, pair, row in tqdm(list(zip(outputs, pairs, rows)), desc="check", unit="image", disable=not scoring.progress):
+    outputs = [outputs_dir / f"{name}.png" for name in ids]
+    for path, pair, name in tqdm(list(zip(outputs, pairs, ids)), desc="check", unit="image", disable=not progress):
         output = io.read_image(path)
-        if output.shape[:2] != size:
+        if output.shape[:2] != tuple(size):
             raise RwganError(
-                f"{path}: pair {row['pair']}: output is {output.shape[1]}x{output.shape[0]} "
-                f"(expected {size[1]}x{size[0]}, the export's size)"
+                f"{path}: pair {name}: output is {output.shape[1]}x{output.shape[0]} "
+                f"(expected {size[1]}x{size[0]}, the test images' size)"
             )
         if not composite:
             hole = io.read_mask(pair.mask, size, allow_full=True)
             changed = int(np.count_nonzero((output != io.read_image(pair.image, size)).any(axis=-1) & ~hole))
             if changed:
                 raise RwganError(
-                    f"{path}: pair {row['pair']}: {changed} known pixels differ from the input "
+                    f"{path}: pair {name}: {changed} known pixels differ from the input "
                     "(expected them untouched; or score with --composite to paste them back)"
                 )
-    if composite:
-        for path, pair in zip(outputs, pairs):
-            hole = io.read_mask(pair.mask, size, allow_full=True)
-            filled = np.where(hole[..., None], io.read_image(path), io.read_image(pair.image, size))
-            io.save_png(composite_path(out / "composites", pair), filled)
-        locate = None
-    else:
-        locate = dict(zip(pairs, outputs)).__getitem__
-    method = method or outputs_dir.name
-    provenance = {"export": str(export_dir), "outputs": str(outputs_dir), "composited": composite, "method": method}
-    return _score(pairs, out, info, method, provenance, locate, scoring)
+    return outputs
+
+
+def save_composites(pairs: Sequence[Pair], outputs: Sequence[Path], composites_dir: str | os.PathLike,
+                    size: tuple[int, int]) -> None:
+    """Save each output's hole over its pair's known pixels (``I_g * M + I_p * (1 - M)``) as
+    the pair's :func:`rwgan.evaluation.composite_path` under ``composites_dir``."""
+    for path, pair in zip(outputs, pairs):
+        hole = io.read_mask(pair.mask, size, allow_full=True)
+        filled = np.where(hole[..., None], io.read_image(path), io.read_image(pair.image, size))
+        io.save_png(composite_path(composites_dir, pair), filled)
 
 
 def score_callable(
