@@ -37,10 +37,10 @@ STAGES = ("download", "prepare", "masks", "export", "pretrain", "train", "evalua
 # pipeline/params.schema.yaml are left out: neither can change what a stage writes, only where, which
 # changes the declared outputs, or whether params.yaml loads.)
 _COMMON = ["rwgan/errors.py", "rwgan/io.py", "pipeline/config.py", "pipeline/cli_common.py"]
-_NETWORKS = ["rwgan/layers.py", "rwgan/models", "rwgan/device.py", "rwgan/inference.py"]
+_NETWORKS = ["rwgan/layers.py", "rwgan/models", "rwgan/kinds.py", "rwgan/device.py", "rwgan/inference.py"]
 _TRAIN_CODE = (_COMMON + _NETWORKS
                + ["rwgan/assets.py", "rwgan/data.py", "rwgan/losses.py", "rwgan/masks.py", "rwgan/metrics.py",
-                  "rwgan/training.py", "rwgan/variants.py", "rwgan/vgg.py", "pipeline/train.py"])
+                  "rwgan/objectives", "rwgan/training.py", "rwgan/variants.py", "rwgan/vgg.py", "pipeline/train.py"])
 CODE = {
     "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
     "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],

@@ -48,10 +48,11 @@ from pipeline.cli_common import run, stage_logger, stage_parser
 from rwgan import io
 from rwgan.data import InpaintingDataset, image_to_tensor, mask_to_tensor
 from rwgan.errors import RwganError
+from rwgan.kinds import get_model_kind
 from rwgan.layers import SIZE_MULTIPLE
 from rwgan.masks import random_training_mask
 from rwgan.training import PConvWeights, RunOptions, TrainConfig, train
-from rwgan.variants import PHASE1_SWITCHES, SWITCHES, phase2_runs, resolve_variant, shared_phase1
+from rwgan.variants import SWITCHES, phase2_runs, resolve_variant, shared_phase1
 
 MASK_TYPES = ("mixed", "contiguous", "discontiguous")
 
@@ -110,18 +111,21 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     feature_scale = float(model["torchvision_feature_scale"]) if vgg_weights == "torchvision" else 1.0
     pconv_weights = PConvWeights(**{f.name: float(model["pconv_loss"][f.name]) for f in fields(PConvWeights)})
     batch_size = section["batch_size"]
-    if variant.model == "pconv" and batch_size < 2:  # PC: batch norm at 1 x 1
-        raise RwganError(f"params.yaml: train.batch_size must be >= 2 for {variant_id} (batch norm at 1 x 1), "
-                         f"got {batch_size}")
+    objective = get_model_kind(variant.model).objective_class
+    if batch_size < objective.min_batch_size:
+        raise RwganError(f"params.yaml: train.batch_size must be >= {objective.min_batch_size} for {variant_id} "
+                         f"({objective.min_batch_reason}), got {batch_size}")
     mask_max_ratio = float(section["mask_max_ratio"])
     lr = float(section["lr"])
-    schedules = {  # (epochs per phase, step caps per phase, learning rates, betas)
-        "region_wise": ((section["epochs_phase1"], section["epochs_phase2"]),
-                        (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]),
+    # (epochs per phase, step caps per phase, learning rates, betas): the train section's,
+    # unless the kind has a schedule section of its own (PC's initial training and fine-tuning)
+    own_schedules = {
         "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"]),
                   (float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"]),
     }
-    epochs, caps, learning_rates, betas = schedules[variant.model]
+    epochs, caps, learning_rates, betas = own_schedules.get(variant.model, (
+        (section["epochs_phase1"], section["epochs_phase2"]),
+        (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]))
     betas = tuple(float(b) for b in betas)
     options = RunOptions(
         checkpoint_every=section["checkpoint_every"], sample_every=section["sample_every"],
@@ -162,10 +166,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     }
     profile = params["profile"]
     if phase == 1:  # only what shapes phase 1: variants sharing it get one hash
-        fingerprint["config"]["variant"] = {k: getattr(variant, k) for k in PHASE1_SWITCHES}
-        fingerprint["config"]["phase_steps"] = [phase_steps[0]]
-        fingerprint["config"]["learning_rates"] = [learning_rates[0]]
-        del fingerprint["config"]["alpha"]  # eq. 6's weight: phase 2 only
+        fingerprint["config"] = train_config.phase1_view()
         run_dir, init = Path(paths.phase1_dir(profile, dataset, mask_type, variant_id)), None
     else:
         init = Path(paths.phase1_checkpoint(profile, dataset, mask_type, group))

@@ -1,15 +1,16 @@
 """Trained models for inference: the ``model.pt`` format, loading, and inpainting arrays.
 
 ``model.pt`` (written by :func:`save_model` at the end of training) holds the generator's
-weights and what is needed to rebuild it without params.yaml: the model kind
-(``region_wise`` or ``pconv``), the resolved variant (:class:`rwgan.variants.Variant`),
+weights and what is needed to rebuild it without params.yaml: the model kind (a name
+of :mod:`rwgan.kinds`), the resolved variant (:class:`rwgan.variants.Variant`),
 the training image size, the params hash and the params that made it, and the step.
 
 :func:`load_inpainter` gives an :class:`Inpainter` that works on uint8 arrays in the
 file conventions (images (N, H, W, 3); holes bool (N, H, W), True = hole) and returns
 the final composite ``I_c = I_g * M + I_p * (1 - M)`` as uint8, so known pixels are the
-input's exactly.  Any H and W divisible by 4 are accepted (the networks are fully
-convolutional), not only the training size.  Photos of any size, colour mode and
+input's exactly, whatever the kind (it uses only :class:`rwgan.models.InpaintingGenerator`).
+Any H and W divisible by 4 are accepted (the networks are fully convolutional), not
+only the training size.  Photos of any size, colour mode and
 orientation (padding, the crop strategy for large photos): :mod:`rwgan.photo`.
 """
 from __future__ import annotations
@@ -27,7 +28,7 @@ from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
 from rwgan.layers import SIZE_MULTIPLE
 from rwgan.device import resolve_device
-from rwgan.models import build_generator, composite
+from rwgan.models import InpaintingGenerator, build_generator
 from rwgan.variants import Variant
 
 MODEL_FORMAT = "rwgan-model-v1"
@@ -60,7 +61,7 @@ class InpaintResult(NamedTuple):
 class Inpainter:
     """A trained generator in eval mode on ``device``; see :meth:`inpaint`."""
 
-    def __init__(self, model: nn.Module, variant: Variant, image_size: int, device: torch.device,
+    def __init__(self, model: InpaintingGenerator, variant: Variant, image_size: int, device: torch.device,
                  source: str = "model", batch_size: int = 8):
         self.model = model.to(device).eval()
         self.variant = variant
@@ -78,8 +79,8 @@ class Inpainter:
 
         ``images``: uint8 (N, H, W, 3); ``holes``: bool (N, H, W), True = hole; H and W
         divisible by 4.  Returns the uint8 (N, H, W, 3) final composites, or with
-        ``return_coarse`` an :class:`InpaintResult` that adds SINet's composite I_c1
-        (region-wise models only).  Runs in batches of ``batch_size``.
+        ``return_coarse`` an :class:`InpaintResult` that adds the first stage's composite
+        (I_c1, SINet's; models with a first stage only).  Runs in batches of ``batch_size``.
         """
         images, holes = np.asarray(images), np.asarray(holes)
         if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] != 3:
@@ -91,19 +92,17 @@ class Inpainter:
         if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
             raise RwganError(f"images: height and width must be divisible by {SIZE_MULTIPLE} for {self.source}, "
                              f"got {height}x{width}")
-        if return_coarse and self.model_kind != "region_wise":
+        if return_coarse and not self.model.has_first_stage:
             raise RwganError(f"{self.source}: a {self.model_kind} model has no first stage (return_coarse needs a "
-                             "region_wise model)")
+                             "model with one)")
         finals, coarses = [], []
         with torch.inference_mode():
             for start in range(0, len(images), self.batch_size):
                 image = image_to_tensor(images[start:start + self.batch_size]).to(self.device)
                 mask = mask_to_tensor(holes[start:start + self.batch_size]).to(self.device)
-                if self.model_kind == "pconv":
-                    finals.append(tensor_to_image(composite(image, self.model(image * mask, mask), mask)))
-                else:
-                    output = self.model(image, mask)
-                    finals.append(tensor_to_image(output.composite))
+                output = self.model(image, mask)
+                finals.append(tensor_to_image(output.composite))
+                if return_coarse:
                     coarses.append(tensor_to_image(output.coarse_composite))
         final = np.concatenate(finals) if finals else np.zeros_like(images)
         if not return_coarse:

@@ -24,7 +24,7 @@ from torch.utils.checkpoint import checkpoint
 
 from rwgan.errors import RwganError
 from rwgan.layers import resize_mask_legacy
-from rwgan.models.generator import composite
+from rwgan.models.base import composite
 
 if TYPE_CHECKING:
     from rwgan.vgg import VGGFeatures

@@ -1,21 +1,18 @@
-"""Training: Algorithm 1 of the paper for the region-wise GAN and its variants, and the
-PC baseline (Liu et al. 2018); resumable, deterministic, GPU-ready.
+"""Training: any trained generator kind (:mod:`rwgan.kinds`) with its objective
+(:mod:`rwgan.objectives`): the region-wise GAN and its variants (Algorithm 1 of the
+paper) and the PC baseline (Liu et al. 2018); resumable, deterministic, GPU-ready.
 
 Conventions: images N x 3 x H x W in [-1, 1]; masks M N x 1 x H x W, 1 = known, 0 = hole.
 
-**Schedule.**  Training runs two phases of fixed step counts (:class:`TrainConfig`).
-
-- Region-wise model (Algorithm 1): phase 1 minimises ``L_r + lambda1 L_c + lambda2 L_s``
-  (eq. 7 with lambda3 = 0; the paper's first 20 epochs); phase 2 alternates a generator
-  step on ``L_r + lambda1 L_c + lambda2 L_s + lambda3 L_adv`` with a discriminator step
-  on eq. 6 (the paper's 9 further epochs).  In each phase-2 step the generator is
-  updated first, with every discriminator frozen (no gradient, eval mode so spectral
-  norm's power iteration does not advance), then the discriminators from the same
-  forward pass's detached composites (Algorithm 1, lines 14-15).  A variant without
-  ``adversarial_phase`` (RED) stops after phase 1; one without discriminators (Fig. 8's
-  "no D") runs phase 2 as more reconstruction-only training.
-- PC baseline: phase 1 is the initial training, phase 2 the fine-tuning with the
-  encoder's batch norms frozen (Liu et al. Sec. 4), each with its own learning rate.
+**Schedule.**  Training runs two phases of fixed step counts (:class:`TrainConfig`); the
+kind says whether a variant trains phase 2 (:meth:`rwgan.kinds.ModelKind.runs_phase2`)
+and its objective what each phase does: the region-wise model's phase 1 is Algorithm 1's
+reconstruction phase and phase 2 its adversarial phase (:mod:`rwgan.objectives.region_wise`);
+PC's are the initial training and the BN-frozen fine-tuning (:mod:`rwgan.objectives.pconv`).
+Each step updates the generator first, with every discriminator frozen (no gradient,
+eval mode so spectral norm's power iteration does not advance), then, in the phases
+where the objective trains them, the discriminators from the same forward pass's
+detached output (Algorithm 1, lines 14-15).
 
 Phase 2 starts with fresh Adam optimisers, as the official code, which restores only the
 generator's weights for its second run.  :func:`train` can run both phases or one
@@ -23,19 +20,13 @@ generator's weights for its second run.  :func:`train` can run both phases or on
 step for step the second half of a run of both, which lets several variants share one
 phase 1 (RED *is* the phase-1 model; every phase-2 variant starts from it).
 
-**Losses** (:mod:`rwgan.losses`): L_c on pool2 of the composite of
-``variant.correlation_on``, L_s on pool1-3 of ``variant.style_on`` (I_c1 / I_c2 by
-default).  Each discriminator judges the *composites* of the stages it lists: for the
-region-wise D they equal eq. 6's ``I_p * (1 - M)`` (it sees the hole only); for the
-standard whole-image D the composite keeps the known region real, so only the hole can
-give a fake away.  Its real label is all ones; the region-wise D's is M'.
-A loss whose lambda is 0 is not computed (its column in ``losses.csv`` stays empty).
-``losses.csv`` holds each raw term (``loss_<term>``) and each term as it enters the
-total, times its weight (``weighted_<term>``); ``loss_curve.png`` adds a panel of every
+**Losses.**  ``losses.csv`` holds each raw term of the objective (``loss_<term>``) and
+each term as it enters the total, times its weight (``weighted_<term>``); a term the
+objective does not compute stays empty.  ``loss_curve.png`` adds a panel of every
 weighted term's share of the total, so an inert term shows at a glance.
 
 **Validation.**  Given a fixed held-out batch (``validation``), the run scores it at its
-first step, every ``validate_every`` steps and at the end: hole L1 (mean |I_c2 - I_g| over
+first step, every ``validate_every`` steps and at the end: hole L1 (mean |I_c - I_g| over
 hole pixels on [0, 1]), PSNR and LPIPS of the final composite (:mod:`rwgan.metrics`), in
 ``validation.csv`` and ``validation.png``, with ``samples/val_step_<n>.png`` grids of the
 held-out images.
@@ -52,10 +43,10 @@ averages the gradients of the processes' (summed) losses.
 models, optimisers, step, the lr schedule, RNG states, loss history, the params that
 made it), ``model.pt`` (final: weights + variant + image size + params hash; what
 :func:`rwgan.inference.load_inpainter` reads), ``losses.csv`` (step, phase, raw and
-weighted loss terms), ``loss_curve.png``, ``samples/step_<n>.png`` (input | coarse |
-output | ground truth per row) and, with validation, ``validation.csv`` /
-``validation.png`` / ``samples/val_step_<n>.png``.  All writes are atomic.  If ``last.pt`` holds another params
-hash, training starts over (and says so).
+weighted loss terms), ``loss_curve.png``, ``samples/step_<n>.png`` (input | the
+objective's preview | output | ground truth per row) and, with validation,
+``validation.csv`` / ``validation.png`` / ``samples/val_step_<n>.png``.  All writes are
+atomic.  If ``last.pt`` holds another params hash, training starts over (and says so).
 
 **Devices.**  CPU or CUDA; on CUDA optionally bf16 autocast (losses in float32) and
 channels-last memory.  With ``deterministic``, ``torch.use_deterministic_algorithms``
@@ -71,9 +62,9 @@ import os
 import random
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -88,44 +79,25 @@ from rwgan.data import InpaintingDataset, tensor_to_image
 from rwgan.device import resolve_device
 from rwgan.errors import RwganError
 from rwgan.inference import save_model
-from rwgan.losses import (
-    correlation_loss,
-    discriminator_loss,
-    generator_adversarial_loss,
-    hole_label_map,
-    pconv_loss,
-    reconstruction_loss,
-    style_loss,
-)
-from rwgan.models import (PatchDiscriminator, build_generator, composite, region_wise_discriminator,
-                          standard_discriminator)
-from rwgan.variants import Variant
-from rwgan.vgg import VGGFeatures
+from rwgan.kinds import get_model_kind
+from rwgan.models import composite
+from rwgan.variants import Variant, phase2_runs
 
 TRAIN_STATE_FORMAT = "rwgan-train-state-v1"
 LAST_CHECKPOINT = "last.pt"
 FINAL_MODEL = "model.pt"
-STYLE_LAYERS = ("pool1", "pool2", "pool3")
-CORRELATION_LAYER = "pool2"
-
-#: The generator's loss terms that add up to its total, per model kind (eq. 7; Liu et al.).
-LOSS_TERMS = {
-    "region_wise": ("reconstruction", "correlation", "style", "adversarial"),
-    "pconv": ("valid", "hole", "perceptual", "style", "tv"),
-}
-#: ``losses.csv`` columns after ``step`` and ``phase``, per model kind: the total, each raw
-#: term (and the discriminator's loss), then each term times its weight.
-LOSS_COLUMNS = {
-    kind: ("loss_total", *(f"loss_{t}" for t in terms), *(("loss_discriminator",) if kind == "region_wise" else ()),
-           *(f"weighted_{t}" for t in terms))
-    for kind, terms in LOSS_TERMS.items()
-}
-VALIDATION_COLUMNS = ("hole_l1", "psnr", "lpips")
+#: The held-out scores of ``validation.csv`` and how a plot labels each.
+VALIDATION_LABELS = {"hole_l1": "hole L1 (lower is better)", "psnr": "PSNR dB (higher)", "lpips": "LPIPS (lower)"}
+VALIDATION_COLUMNS = tuple(VALIDATION_LABELS)
+#: ``field(metadata=...)`` of a :class:`TrainConfig` field phase 1 never reads.
+_PHASE2_ONLY = {"phases": (2,)}
+#: ``field(metadata=...)`` of a :class:`TrainConfig` field that holds one value per phase.
+_PER_PHASE = {"per_phase": True}
 
 
 @dataclass(frozen=True)
 class PConvWeights:
-    """The PC loss weights (:func:`rwgan.losses.pconv_loss`; Liu et al.: 1, 6, 0.05, 120, 0.1)."""
+    """The PC objective's loss weights (:func:`rwgan.losses.pconv_loss`; Liu et al.: 1, 6, 0.05, 120, 0.1)."""
 
     valid: float
     hole: float
@@ -139,24 +111,24 @@ class TrainConfig:
     """Everything that shapes a training trajectory (validated by the caller).
 
     ``phase_steps``: optimiser steps of phase 1 and phase 2 (phase 2 is skipped for a
-    region-wise variant without ``adversarial_phase``); ``learning_rates``: Adam's lr in
+    variant whose kind says it has none, e.g. RED); ``learning_rates``: Adam's lr in
     each phase (discriminators use phase 2's); ``betas``: Adam's for every optimiser;
     ``batch_size``: per process; ``alpha``: eq. 6's weight of the real term;
     ``vgg_resize``: side images are resized to before VGG16 for L_c and L_s (224 in the
-    official code; ``None`` = native size; PC always runs VGG at native size, as Liu et
-    al.); ``vgg_weights`` and ``vgg_feature_scale``: the loss network of L_c and L_s
-    (:class:`rwgan.vgg.VGGFeatures`; PC always uses torchvision's, unscaled);
-    ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial weights, data order
-    and masks.
+    official code; ``None`` = native size); ``vgg_weights`` and ``vgg_feature_scale``:
+    the loss network of L_c and L_s (:class:`rwgan.vgg.VGGFeatures`); ``pconv_weights``:
+    the PC objective's; ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial
+    weights, data order and masks.  Each objective reads the settings of its own
+    (:mod:`rwgan.objectives`).
     """
 
     variant: Variant
     image_size: int
     batch_size: int
-    phase_steps: tuple[int, int]
-    learning_rates: tuple[float, float]
+    phase_steps: tuple[int, int] = field(metadata=_PER_PHASE)
+    learning_rates: tuple[float, float] = field(metadata=_PER_PHASE)
     betas: tuple[float, float]
-    alpha: float
+    alpha: float = field(metadata=_PHASE2_ONLY)
     pconv_weights: PConvWeights
     vgg_resize: int | None
     seed: int
@@ -168,14 +140,24 @@ class TrainConfig:
 
     @property
     def steps(self) -> tuple[int, int]:
-        """Steps actually run per phase: phase 2 is dropped for RED (``adversarial_phase: false``)."""
-        runs_phase2 = self.variant.model == "pconv" or self.variant.adversarial_phase
-        return self.phase_steps[0], self.phase_steps[1] if runs_phase2 else 0
+        """Steps actually run per phase: phase 2 is dropped for a variant without one (RED)."""
+        return self.phase_steps[0], self.phase_steps[1] if phase2_runs(self.variant) else 0
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["variant"] = self.variant.to_dict()
         return data
+
+    def phase1_view(self) -> dict:
+        """:meth:`to_dict` restricted to what shapes phase 1 (the fingerprint of a shared
+        phase-1 run): the variant's phase-1 switches (:meth:`Variant.phase1_view`), the
+        phase-1 value of each per-phase field, and every field but phase 2's own (``alpha``)."""
+        data = self.to_dict()
+        view = {"variant": self.variant.phase1_view()}
+        for item in fields(self):
+            if item.name != "variant" and 1 in item.metadata.get("phases", (1, 2)):
+                view[item.name] = data[item.name][:1] if item.metadata.get("per_phase") else data[item.name]
+        return view
 
 
 @dataclass(frozen=True)
@@ -211,12 +193,18 @@ def configure_determinism(enabled: bool) -> None:
     torch.backends.cudnn.benchmark = not enabled
 
 
-class Trainer:
-    """The networks, their optimisers and one training step of Algorithm 1 (or of PC).
+def _map_output(output: NamedTuple, function: Callable[[Tensor], Tensor]) -> NamedTuple:
+    """``output`` with ``function`` applied to every field."""
+    return type(output)(*(function(value) for value in output))
 
-    ``distributed``: wrap the trained networks in ``DistributedDataParallel`` (the
-    process group must be initialised).  Initial weights come from ``config.seed``
-    (generator) and ``config.seed + 1 + k`` (discriminator k).
+
+class Trainer:
+    """The generator, its objective's networks, the optimisers and one training step.
+
+    The variant's kind (:mod:`rwgan.kinds`) builds the generator (initial weights from
+    ``config.seed``) and then its objective, which builds the networks its loss needs
+    (discriminator k from ``config.seed + 1 + k``).  ``distributed``: wrap the trained
+    networks in ``DistributedDataParallel`` (the process group must be initialised).
     """
 
     def __init__(self, config: TrainConfig, device: torch.device | str = "cpu", distributed: bool = False):
@@ -227,24 +215,12 @@ class Trainer:
         self.amp_dtype = torch.bfloat16 if config.amp == "bf16" and on_cuda else None
         self.memory_format = torch.channels_last if config.channels_last and on_cuda else torch.contiguous_format
 
-        self.generator = build_generator(variant, seed=config.seed)
-        self.discriminators: list[PatchDiscriminator] = []
-        vgg_options = {"weights": config.vgg_weights, "feature_scale": config.vgg_feature_scale}
-        if variant.model == "pconv":
-            vgg_layers, vgg_resize, vgg_options = STYLE_LAYERS, None, {}
-        else:
-            builders = {"region_wise": region_wise_discriminator, "standard": standard_discriminator}
-            self.discriminators = [builders[spec.kind](seed=config.seed + 1 + k)
-                                   for k, spec in enumerate(variant.discriminators)]
-            vgg_layers = ((CORRELATION_LAYER,) if variant.lambda_correlation > 0 else ()) + (
-                STYLE_LAYERS if variant.lambda_style > 0 else ())
-            vgg_resize = config.vgg_resize
-        self.vgg = (VGGFeatures(tuple(sorted(set(vgg_layers))), resize=vgg_resize, **vgg_options)
-                    if vgg_layers else None)
-
-        for module in (self.generator, *self.discriminators, self.vgg):
-            if module is not None:
-                module.to(self.device, memory_format=self.memory_format)
+        kind = get_model_kind(variant.model)
+        self.generator = kind.build(variant, seed=config.seed)
+        self.objective = kind.objective_class(config, self._autocast)
+        self.discriminators = self.objective.discriminators
+        for module in (self.generator, *self.objective.networks()):
+            module.to(self.device, memory_format=self.memory_format)
         self.phase: int | None = None
         self.g_optimizer = self._generator_optimizer(1)
         d_parameters = [p for d in self.discriminators for p in d.parameters()]
@@ -267,15 +243,7 @@ class Trainer:
 
     @property
     def loss_columns(self) -> tuple[str, ...]:
-        return LOSS_COLUMNS[self.variant.model]
-
-    def loss_weights(self, phase: int) -> dict[str, float]:
-        """The weight of each generator loss term in ``phase``'s total (0: not computed)."""
-        if self.variant.model == "pconv":
-            return {name: getattr(self.config.pconv_weights, name) for name in LOSS_TERMS["pconv"]}
-        variant = self.variant
-        return {"reconstruction": 1.0, "correlation": variant.lambda_correlation, "style": variant.lambda_style,
-                "adversarial": variant.lambda_adversarial if phase == 2 and self.discriminators else 0.0}
+        return self.objective.loss_columns()
 
     def _autocast(self):
         return torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
@@ -286,142 +254,75 @@ class Trainer:
 
     def set_phase(self, phase: int) -> None:
         """Enter ``phase``: a fresh generator optimiser when the phase changes (the official
-        phase 2 restores only the generator's weights), ``phase``'s learning rate, and for
-        PC's phase 2 the encoder's batch norms frozen."""
+        phase 2 restores only the generator's weights), ``phase``'s learning rate, and the
+        objective's changes for the phase (e.g. PC's frozen encoder batch norms)."""
         if self.phase is not None and self.phase != phase:
             self.g_optimizer = self._generator_optimizer(phase)
         self.phase = phase
         for group in self.g_optimizer.param_groups:
             group["lr"] = self.config.learning_rates[phase - 1]
-        if self.variant.model == "pconv" and phase == 2 and not self.generator.encoder_bn_frozen:
-            self.generator.freeze_encoder_bn()
+        if self.objective.enter_phase(self.generator, phase):
             self._generator = self._wrap(self.generator)  # DDP must learn which parameters get gradients
 
-    # --- losses ------------------------------------------------------------------------
-    def generator_losses(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """Loss terms of the generator (``total`` included) and the composites, keyed by
-        stage (``coarse`` I_c1, ``refined`` I_c2; PC: ``coarse`` is its raw prediction).
-        Eq. 2-7; lambda3 = 0 in phase 1 (Algorithm 1)."""
-        if self.variant.model == "pconv":
-            with self._autocast():
-                prediction = self._generator(image * mask, mask)
-            prediction = prediction.float()
-            w = self.config.pconv_weights
-            terms = pconv_loss(prediction, image, mask, self.vgg, valid_weight=w.valid, hole_weight=w.hole,
-                               perceptual_weight=w.perceptual, style_weight=w.style, tv_weight=w.tv)
-            return terms, {"coarse": prediction, "refined": composite(image, prediction, mask)}
-
-        variant = self.variant
+    # --- steps -------------------------------------------------------------------------
+    def generator_losses(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, Tensor], NamedTuple]:
+        """The objective's loss terms of the generator (``total`` included) and the
+        generator's output (every field float32)."""
         with self._autocast():
             output = self._generator(image, mask)
-        coarse, refined = output.coarse.float(), output.refined.float()
-        composites = {"coarse": output.coarse_composite.float(), "refined": output.composite.float()}
-        terms = {"reconstruction": reconstruction_loss(coarse, refined, image)}
-        total = terms["reconstruction"]
-        if self.vgg is not None:
-            features, target = self._vgg_features(image, composites)
-            if variant.lambda_correlation > 0:
-                terms["correlation"] = correlation_loss(features[variant.correlation_on][CORRELATION_LAYER],
-                                                        target[CORRELATION_LAYER])
-                total = total + variant.lambda_correlation * terms["correlation"]
-            if variant.lambda_style > 0:
-                terms["style"] = style_loss([features[variant.style_on][name] for name in STYLE_LAYERS],
-                                            [target[name] for name in STYLE_LAYERS])
-                total = total + variant.lambda_style * terms["style"]
-        if phase == 2 and self.discriminators:
-            adversarial = 0
-            for discriminator, spec in zip(self.discriminators, variant.discriminators):  # frozen: no DDP needed
-                scores = self._judge(discriminator, [composites[stage] for stage in spec.judges], mask)
-                label = self._real_label(spec.kind, mask, scores[0])
-                adversarial = adversarial + generator_adversarial_loss(scores, label)
-            terms["adversarial"] = adversarial
-            total = total + variant.lambda_adversarial * adversarial
-        terms["total"] = total
-        return terms, composites
+        output = _map_output(output, Tensor.float)
+        return self.objective.generator_loss(output, image, mask, phase), output
 
-    def _vgg_features(self, image: Tensor, composites: dict[str, Tensor]) -> tuple[dict, dict]:
-        """VGG features of the needed composites (one forward) and of the target (no grad)."""
-        variant = self.variant
-        stages = list(dict.fromkeys(
-            ([variant.correlation_on] if variant.lambda_correlation > 0 else [])
-            + ([variant.style_on] if variant.lambda_style > 0 else [])))
-        with self._autocast():
-            with torch.no_grad():
-                target = {k: v.float() for k, v in self.vgg(image).items()}
-            batched = self.vgg(torch.cat([composites[stage] for stage in stages]))
-        split = {name: value.float().chunk(len(stages)) for name, value in batched.items()}
-        return {stage: {name: parts[k] for name, parts in split.items()} for k, stage in enumerate(stages)}, target
-
-    def _judge(self, discriminator: nn.Module, images: list[Tensor], mask: Tensor) -> list[Tensor]:
-        """Scores of ``images`` (all with ``mask``), from one batched forward pass."""
-        with self._autocast():
-            scores = discriminator(torch.cat(images), mask.repeat(len(images), 1, 1, 1)).float()
-        return list(scores.chunk(len(images)))
-
-    @staticmethod
-    def _real_label(kind: str, mask: Tensor, scores: Tensor) -> Tensor:
-        """M' (eq. 6) for the region-wise D; all ones for the standard whole-image D."""
-        if kind == "region_wise":
-            return hole_label_map(mask, tuple(scores.shape[-2:]))
-        return torch.ones_like(scores[:, :1])
-
-    # --- steps -------------------------------------------------------------------------
-    def generator_step(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, float], dict[str, Tensor]]:
+    def generator_step(self, image: Tensor, mask: Tensor, phase: int) -> tuple[dict[str, float], NamedTuple]:
         """One generator update with every discriminator frozen; returns the loss terms
-        and the detached composites (for :meth:`discriminator_step`)."""
+        (raw, ``weighted_<term>`` and ``total``) and the detached output (for
+        :meth:`discriminator_step`)."""
         image, mask = self._to_device(image, mask)
         for discriminator in self.discriminators:
             discriminator.eval().requires_grad_(False)
         self.generator.train()
-        terms, composites = self.generator_losses(image, mask, phase)
+        terms, output = self.generator_losses(image, mask, phase)
         self.g_optimizer.zero_grad(set_to_none=True)
         terms["total"].backward()
         self.g_optimizer.step()
         losses = {name: float(value.detach()) for name, value in terms.items()}
         losses.update({f"weighted_{name}": weight * losses[name]
-                       for name, weight in self.loss_weights(phase).items() if name in losses})
-        return losses, {stage: image.detach() for stage, image in composites.items()}
+                       for name, weight in self.objective.loss_weights(phase).items() if name in losses})
+        return losses, _map_output(output, Tensor.detach)
 
-    def discriminator_step(self, image: Tensor, mask: Tensor, composites: dict[str, Tensor]) -> dict[str, float]:
-        """One update of every discriminator on eq. 6 (real: ``image``; fakes: the
-        ``composites`` of the stages each judges, detached)."""
+    def discriminator_step(self, image: Tensor, mask: Tensor, output: NamedTuple) -> dict[str, float]:
+        """One update of every discriminator on the objective's loss, given the generator's
+        detached ``output`` for ``image`` and ``mask``."""
         image, mask = self._to_device(image, mask)
-        loss = 0
-        for discriminator, wrapped, spec in zip(self.discriminators, self._discriminators, self.variant.discriminators):
+        for discriminator in self.discriminators:
             discriminator.train().requires_grad_(True)
-            real, *fakes = self._judge(wrapped, [image] + [composites[stage].detach() for stage in spec.judges], mask)
-            loss = loss + discriminator_loss(real, fakes, self._real_label(spec.kind, mask, real), self.config.alpha)
+        loss = self.objective.discriminator_loss(image, mask, output, self._discriminators)
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.d_optimizer.step()
         return {"discriminator": float(loss.detach())}
 
     def train_step(self, image: Tensor, mask: Tensor, phase: int) -> dict[str, float]:
-        """One step of ``phase``: the generator update, then (phase 2, with
-        discriminators) the discriminators' update.  Returns every loss term."""
+        """One step of ``phase``: the generator update, then (where the objective trains
+        them) the discriminators' update.  Returns every loss term."""
         self.set_phase(phase)
-        terms, composites = self.generator_step(image, mask, phase)
-        if phase == 2 and self.discriminators:
-            terms.update(self.discriminator_step(image, mask, composites))
+        terms, output = self.generator_step(image, mask, phase)
+        if self.objective.trains_discriminators(phase):
+            terms.update(self.discriminator_step(image, mask, output))
         return terms
 
     @torch.no_grad()
     def predict(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """(coarse, final composite) in eval mode: I_c1 and I_c2, or for PC its raw
-        prediction and its composite.  ``image``, ``mask`` already on the device."""
+        """(the objective's preview, final composite) in eval mode, e.g. I_c1 and I_c2.
+        ``image``, ``mask`` already on the device."""
         self.generator.eval()
-        if self.variant.model == "pconv":
-            coarse = self.generator(image * mask, mask)
-            output = composite(image, coarse, mask)
-        else:
-            result = self.generator(image, mask)
-            coarse, output = result.coarse_composite, result.composite
+        output = self.generator(image, mask)
         self.generator.train()
-        return coarse.float(), output.float()
+        return self.objective.preview(output).float(), output.composite.float()
 
     @torch.no_grad()
     def validate(self, image: Tensor, mask: Tensor, lpips: nn.Module) -> dict[str, float]:
-        """Mean hole L1 (|I_c2 - I_g| over hole pixels, on [0, 1]), PSNR and LPIPS of the
+        """Mean hole L1 (|I_c - I_g| over hole pixels, on [0, 1]), PSNR and LPIPS of the
         final composites of a held-out batch (see "Validation" in the module docstring)."""
         from rwgan.metrics import pixel_metrics
 
@@ -434,12 +335,11 @@ class Trainer:
 
     @torch.no_grad()
     def sample_grid(self, image: Tensor, mask: Tensor) -> np.ndarray:
-        """uint8 grid, one row per image: input (holes white) | coarse | output | ground truth.
-
-        Coarse is I_c1 for the region-wise model and the raw prediction for PC."""
+        """uint8 grid, one row per image: input (holes white) | the objective's preview
+        (I_c1 for the region-wise model, PC's raw prediction) | output | ground truth."""
         image, mask = self._to_device(image, mask)
-        coarse, output = self.predict(image, mask)
-        columns = [composite(image, torch.ones_like(image), mask), coarse, output, image]
+        preview, output = self.predict(image, mask)
+        columns = [composite(image, torch.ones_like(image), mask), preview, output, image]
         tiles = [tensor_to_image(column.float()) for column in columns]
         gap = 2
         rows = []
@@ -515,12 +415,13 @@ def _save(path: Path, payload: dict) -> None:
         torch.save(payload, tmp)
 
 
-def write_losses_csv(path: Path, columns: tuple[str, ...], history: list[dict]) -> None:
-    """``step, phase, <columns>`` per row; a term not computed is left empty."""
+def write_step_csv(path: Path, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """``step, phase, <columns>`` per row (``losses.csv``, ``validation.csv``); a value
+    missing (a term not computed) or NaN is left empty."""
     buffer = _stdio.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(("step", "phase", *columns))
-    for row in history:
+    for row in rows:
         writer.writerow((row["step"], row["phase"], *(_csv_number(row.get(c)) for c in columns)))
     io.write_text(path, buffer.getvalue())
 
@@ -569,27 +470,16 @@ def plot_losses(path: Path, columns: tuple[str, ...], history: list[dict], phase
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def write_validation_csv(path: Path, rows: list[dict]) -> None:
-    """``step, phase, hole_l1, psnr, lpips`` per validation."""
-    buffer = _stdio.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(("step", "phase", *VALIDATION_COLUMNS))
-    for row in rows:
-        writer.writerow((row["step"], row["phase"], *(_csv_number(row[c]) for c in VALIDATION_COLUMNS)))
-    io.write_text(path, buffer.getvalue())
-
-
 def plot_validation(path: Path, rows: list[dict], phase1_steps: int) -> None:
     """Held-out hole L1, PSNR and LPIPS against the step; a dashed line where phase 2 starts."""
     from matplotlib.figure import Figure
 
-    labels = {"hole_l1": "hole L1 (lower is better)", "psnr": "PSNR dB (higher)", "lpips": "LPIPS (lower)"}
     fig = Figure(figsize=(7, 1.8 * len(VALIDATION_COLUMNS)))
     axes = fig.subplots(len(VALIDATION_COLUMNS), 1, sharex=True, squeeze=False)[:, 0]
     steps = [row["step"] for row in rows]
     for axis, column in zip(axes, VALIDATION_COLUMNS):
         axis.plot(steps, [row[column] for row in rows], marker="o", markersize=2.5, linewidth=0.8)
-        axis.set_ylabel(labels[column], fontsize=8)
+        axis.set_ylabel(VALIDATION_LABELS[column], fontsize=8)
         if steps and steps[0] < phase1_steps < steps[-1]:
             axis.axvline(phase1_steps, color="grey", linestyle="--", linewidth=0.8)
     axes[0].set_title("held-out validation", fontsize=9)
@@ -728,7 +618,7 @@ def train(
                 validations.append({"step": at_step, "phase": 1 if at_step <= phase1 else 2, **scores})
                 log.info("validation at step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in scores.items()))
                 io.save_png(run_dir / "samples" / f"val_step_{at_step}.png", trainer.sample_grid(**validation))
-            write_validation_csv(run_dir / "validation.csv", validations)
+            write_step_csv(run_dir / "validation.csv", VALIDATION_COLUMNS, validations)
             plot_validation(run_dir / "validation.png", validations, phase1)
 
         def save_state(at_step: int) -> None:
@@ -736,7 +626,7 @@ def train(
                 log.info("step %d: %s", at_step, ", ".join(f"{k}={v:.4g}" for k, v in history[-1].items()
                                                            if k.startswith(("loss_", "weighted_"))))
             if process.is_main:
-                write_losses_csv(run_dir / "losses.csv", columns, history)
+                write_step_csv(run_dir / "losses.csv", columns, history)
                 _save(last_path, {
                     "format": TRAIN_STATE_FORMAT, "params_hash": params_hash, "params": params,
                     "config": config.to_dict(), "step": at_step, "phase": 1 if at_step < phase1 else 2,

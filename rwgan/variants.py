@@ -3,8 +3,9 @@
 A variant is a small set of switches resolved over the full model's settings, never a
 code fork.  The switches (all of :class:`Variant`'s fields but ``name``):
 
-- ``model``: ``region_wise`` (the paper's two-stage generator) or ``pconv`` (the PC
-  baseline, Liu et al. 2018, retrained; the region-wise switches do not apply to it);
+- ``model``: the kind of generator, a name of the registry :mod:`rwgan.kinds`:
+  ``region_wise`` (the paper's two-stage generator) or ``pconv`` (the PC baseline, Liu
+  et al. 2018, retrained; the region-wise switches do not apply to it);
 - ``standard_conv``: rw13-15 become plain convolutions of the same width (Table III);
 - ``lambda_correlation``, ``lambda_style``, ``lambda_adversarial``: lambda1..lambda3 of
   eq. 7 (lambda3 applies in the adversarial phase only; Algorithm 1);
@@ -12,8 +13,9 @@ code fork.  The switches (all of :class:`Variant`'s fields but ``name``):
   ``coarse`` (I_c1, SINet) or ``refined`` (I_c2, GPNet).  The paper puts L_c on SINet and
   L_s on GPNet (Sec. III-C/D, Algorithm 1);
 - ``adversarial_phase``: whether Algorithm 1's second phase runs.  ``false`` is "w/o L_a"
-  (RED): training ends after the reconstruction-only phase.  (For ``pconv`` the second
-  phase is Liu et al.'s BN-frozen fine-tuning, which always runs.)
+  (RED): training ends after the reconstruction-only phase.  (A kind says which switch,
+  if any, ends its training after phase 1: for ``pconv`` the second phase is Liu et al.'s
+  BN-frozen fine-tuning, which always runs.)
 - ``discriminators``: a list of ``{kind: region_wise | standard, judges: [coarse,
   refined]}``; every D judges the composites of the stages it lists.  An empty list with
   ``adversarial_phase`` still on is Fig. 8's "no D": the second phase continues the
@@ -32,8 +34,8 @@ from dataclasses import dataclass, fields
 from numbers import Real
 
 from rwgan.errors import RwganError
+from rwgan.kinds import get_model_kind, model_kind_names
 
-MODEL_KINDS = ("region_wise", "pconv")
 STAGES = ("coarse", "refined")
 DISCRIMINATOR_KINDS = ("region_wise", "standard")
 
@@ -76,6 +78,10 @@ class Variant:
             raise RwganError(f"{where}: missing {', '.join(missing)}")
         return _build(data["name"], {key: data[key] for key in SWITCHES}, {key: f"{where}.{key}" for key in SWITCHES})
 
+    def phase1_view(self) -> dict:
+        """The switches that shape phase 1 (:data:`PHASE1_SWITCHES`) and their values."""
+        return {key: getattr(self, key) for key in PHASE1_SWITCHES}
+
 
 SWITCHES = tuple(f.name for f in fields(Variant) if f.name != "name")
 #: The switches that shape phase 1 (Algorithm 1 with lambda3 = 0); variants equal in
@@ -84,9 +90,10 @@ PHASE1_SWITCHES = ("model", "standard_conv", "lambda_correlation", "lambda_style
 
 
 def phase2_runs(variant: Variant) -> bool:
-    """Whether ``variant`` trains a phase 2: the adversarial phase (or, without
-    discriminators, more reconstruction-only training), or PC's fine-tuning."""
-    return variant.model == "pconv" or variant.adversarial_phase
+    """Whether ``variant`` trains a phase 2, as its kind says (:meth:`rwgan.kinds.ModelKind.runs_phase2`):
+    the adversarial phase (or, without discriminators, more reconstruction-only
+    training) unless ``adversarial_phase`` is off, or PC's fine-tuning."""
+    return get_model_kind(variant.model).runs_phase2(variant)
 
 
 def shared_phase1(variants: dict[str, Variant]) -> dict[str, str]:
@@ -96,8 +103,7 @@ def shared_phase1(variants: dict[str, Variant]) -> dict[str, str]:
     ``full``'s phase 1; standard_conv, no_correlation, same_network_losses and pconv each
     have their own."""
     first: dict[tuple, str] = {}
-    return {name: first.setdefault(tuple(getattr(v, k) for k in PHASE1_SWITCHES), name)
-            for name, v in variants.items()}
+    return {name: first.setdefault(tuple(v.phase1_view().values()), name) for name, v in variants.items()}
 
 
 def resolve_variant(name: str, table: dict, base: dict, where: str = "train") -> Variant:
@@ -149,7 +155,7 @@ def _build(name: str, values: dict, origins: dict) -> Variant:
 
     return Variant(
         name=name,
-        model=choice("model", MODEL_KINDS),
+        model=choice("model", model_kind_names()),
         standard_conv=flag("standard_conv"),
         lambda_correlation=weight("lambda_correlation"),
         lambda_style=weight("lambda_style"),

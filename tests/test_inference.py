@@ -76,7 +76,7 @@ def test_pconv_checkpoint_inpaints_and_has_no_first_stage(tmp_path):
     result = inpainter.inpaint(images, holes)
     with torch.no_grad():
         image, mask = image_to_tensor(images), mask_to_tensor(holes)
-        prediction = network(image * mask, mask)
+        prediction = network(image, mask).prediction
     np.testing.assert_array_equal(result, tensor_to_image(image * mask + prediction * (1 - mask)))
     np.testing.assert_array_equal(result[~holes], images[~holes])
     with pytest.raises(RwganError, match="pconv model has no first stage"):

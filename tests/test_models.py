@@ -1,21 +1,29 @@
 """Networks: parameter counts, shapes, mask handling, and the layers against hand-computed values."""
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch.nn.utils import parametrize
 
+from conftest import make_variant
+from rwgan import kinds
 from rwgan.errors import RwganError
 from rwgan.layers import GeneratorConv, RegionWiseConv2d
 from rwgan.models import (
     GlobalPerceivingNet,
+    InpaintingGenerator,
     PartialConv2d,
     SemanticInferringNet,
+    build_generator,
     composite,
     pconv_unet,
     region_wise_discriminator,
     region_wise_generator,
     standard_discriminator,
 )
+from rwgan.objectives import TrainingObjective
+from rwgan.variants import Variant, phase2_runs
 
 
 def count(module):
@@ -66,17 +74,71 @@ def test_pconv_parameter_count(pconv):
     assert round(conv_only / 1e6, 2) == 32.85  # docs/model.md's figure counts the convolutions alone
 
 
-# --- shapes ------------------------------------------------------------------------
+# --- the registry of kinds and the interface every trained generator implements ------------
 
-@pytest.mark.parametrize("size", [64, 128])
-def test_generator_output_shapes(generator, size):
+def test_an_unknown_kind_is_one_line_naming_the_known_ones():
+    with pytest.raises(RwganError, match=r"^model kind 'unet': unknown \(known: region_wise, pconv\)$"):
+        kinds.get_model_kind("unet")
+    with pytest.raises(RwganError, match=r"^variant.model must be one of region_wise, pconv, got 'unet'$"):
+        Variant.from_dict({**make_variant().to_dict(), "model": "unet"})
+    with pytest.raises(RwganError, match="^model kind 'pconv': already registered$"):
+        kinds.register_model_kind(kinds.ModelKind("pconv", pconv_unet, TrainingObjective))
+
+
+@pytest.mark.parametrize("kind", kinds.model_kind_names())
+def test_each_kind_builds_its_network_and_names_its_objective(kind):
+    registered = kinds.get_model_kind(kind)
+    network = build_generator(make_variant(kind), seed=2)
+    assert isinstance(network, InpaintingGenerator)
+    again = build_generator(make_variant(kind), seed=2).state_dict()
+    assert all(torch.equal(value, again[name]) for name, value in network.state_dict().items())  # seeded
+    objective = registered.objective_class
+    assert issubclass(objective, TrainingObjective) and objective.terms
+    columns = objective.loss_columns()
+    assert columns[0] == "loss_total" and {f"weighted_{t}" for t in objective.terms} <= set(columns)
+
+
+def test_the_region_wise_builder_takes_the_standard_conv_switch():
+    plain = build_generator(make_variant(standard_conv=True)).semantic
+    assert not plain.rw13.region_wise and build_generator(make_variant()).semantic.rw13.region_wise
+
+
+def test_a_kind_says_which_switch_ends_training_after_phase_1():
+    red = dataclasses.replace(make_variant(), adversarial_phase=False)
+    assert phase2_runs(make_variant()) and not phase2_runs(red)  # RED: the adversarial phase is off
+    assert phase2_runs(dataclasses.replace(make_variant("pconv"), adversarial_phase=False))  # PC fine-tunes always
+
+
+@pytest.mark.parametrize("kind", kinds.model_kind_names())
+@pytest.mark.parametrize("size", [32, 64])
+def test_every_kind_keeps_the_output_contract(kind, size):
+    """forward(image, mask) -> a NamedTuple of N x 3 x H x W images in [-1, 1] whose
+    ``composite`` keeps the known pixels exactly, and ``coarse_composite`` (the first
+    stage) exactly where the generator says it has one; hole content never matters."""
+    network = build_generator(make_variant(kind), seed=0).eval()
     image, mask = random_batch(size, batch=2)
     with torch.inference_mode():
-        outputs = generator(image, mask)
-    assert len(outputs) == 4
-    for output in outputs:
-        assert output.shape == (2, 3, size, size)
-        assert output.min() >= -1 and output.max() <= 1
+        output = network(image, mask)
+        refilled = network(refill_hole(image, mask), mask)
+    assert "composite" in output._fields
+    assert ("coarse_composite" in output._fields) == network.has_first_stage == (kind == "region_wise")
+    for name, value in output._asdict().items():
+        assert value.shape == (2, 3, size, size), name
+        assert value.min() >= -1 and value.max() <= 1, name
+        assert torch.equal(value, getattr(refilled, name)), name
+    known = mask.bool().expand_as(image)
+    composites = [output.composite] + ([output.coarse_composite] if network.has_first_stage else [])
+    for value in composites:
+        assert torch.equal(value[known], image[known])
+    assert not torch.equal(output.composite[~known], image[~known])
+
+
+def test_pconv_prediction_is_tanh_bounded_and_composed_with_the_input(pconv):
+    image, mask = random_batch(64)
+    with torch.inference_mode():
+        output = pconv(image, mask)
+    assert output.prediction.abs().max() < 1  # tanh, not a clamp (module docstring)
+    assert torch.equal(output.composite, composite(image, output.prediction, mask))
 
 
 def test_full_size_generator_and_discriminator_shapes(generator):
@@ -88,15 +150,6 @@ def test_full_size_generator_and_discriminator_shapes(generator):
     assert patches.shape == (1, 256, 4, 4)
 
 
-@pytest.mark.parametrize("size", [64, 128])
-def test_pconv_output_shape_and_range(pconv, size):
-    image, mask = random_batch(size)
-    with torch.inference_mode():
-        prediction = pconv(image * mask, mask)
-    assert prediction.shape == (1, 3, size, size)
-    assert prediction.abs().max() < 1
-
-
 # --- mask handling -----------------------------------------------------------------
 
 def test_composite_hand_values():
@@ -104,31 +157,6 @@ def test_composite_hand_values():
     prediction = torch.tensor([0.1, 0.9]).view(1, 1, 1, 2)
     mask = torch.tensor([1.0, 0.0]).view(1, 1, 1, 2)
     assert torch.equal(composite(image, prediction, mask), torch.tensor([0.5, 0.9]).view(1, 1, 1, 2))
-
-
-def test_generator_keeps_known_pixels_exactly(generator):
-    image, mask = random_batch(64, batch=2)
-    with torch.inference_mode():
-        outputs = generator(image, mask)
-    known = mask.bool().expand_as(image)
-    assert torch.equal(outputs.composite[known], image[known])
-    assert torch.equal(outputs.coarse_composite[known], image[known])
-    assert not torch.equal(outputs.composite[~known], image[~known])
-
-
-def test_generator_ignores_hole_content(generator):
-    image, mask = random_batch(64)
-    with torch.inference_mode():
-        first = generator(image, mask)
-        second = generator(refill_hole(image, mask), mask)
-    for a, b in zip(first, second):
-        assert torch.equal(a, b)
-
-
-def test_pconv_ignores_hole_content(pconv):
-    image, mask = random_batch(64)
-    with torch.inference_mode():
-        assert torch.equal(pconv(image, mask), pconv(refill_hole(image, mask), mask))
 
 
 def test_region_wise_discriminator_sees_only_the_hole():

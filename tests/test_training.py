@@ -4,27 +4,31 @@ Small sizes throughout: 32 x 32 images, batch 2, VGG at the native size.
 """
 import copy
 import csv
+import dataclasses
 import functools
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
 import torch
 import yaml
 
-from conftest import PARAMS_FILE
+from conftest import PARAMS_FILE, make_variant
 from pipeline import config as pipeline_config
 from pipeline import dag as pipeline_dag
 from pipeline import paths
 from pipeline.train import plan_run
-from rwgan import assets, io
+from rwgan import assets, io, kinds
 from rwgan.data import InpaintingDataset
 from rwgan.errors import RwganError
 from rwgan.inference import load_inpainter
+from rwgan.layers import seeded_init
 from rwgan.losses import correlation_loss, generator_adversarial_loss, hole_label_map
 from rwgan.masks import random_training_mask
-from rwgan.models import PConvUNet
+from rwgan.models import InpaintingGenerator, PConvUNet, composite
+from rwgan.objectives import TrainingObjective
 from rwgan.training import (
     PConvWeights,
     RunOptions,
@@ -34,7 +38,7 @@ from rwgan.training import (
     read_train_state,
     train,
 )
-from rwgan.variants import SWITCHES, Variant, resolve_variant
+from rwgan.variants import PHASE1_SWITCHES, SWITCHES, Variant, resolve_variant
 
 SIZE = 32
 needs_vgg = pytest.mark.skipif(not assets.cache_is_complete(assets.cache_dir()),
@@ -190,13 +194,13 @@ def test_phase2_generator_step_freezes_the_discriminator_and_its_step_freezes_th
     trainer = Trainer(make_config(params))
     image, mask = batch()
     generator, discriminator = snapshot(trainer.generator), snapshot(trainer.discriminators[0])
-    losses, composites = trainer.generator_step(image, mask, phase=2)
+    losses, output = trainer.generator_step(image, mask, phase=2)
     assert "adversarial" in losses
     assert changed(generator, trainer.generator)
     assert changed(discriminator, trainer.discriminators[0]) == set()  # weights and spectral-norm vectors
 
     generator = snapshot(trainer.generator)
-    trainer.discriminator_step(image, mask, composites)
+    trainer.discriminator_step(image, mask, output)
     assert changed(generator, trainer.generator) == set()
     updated = changed(discriminator, trainer.discriminators[0])
     assert any(k.endswith("parametrizations.weight.original") for k in updated)
@@ -226,9 +230,10 @@ def test_loss_switches_change_the_generator_objective(params):
     for name in ("full", "no_correlation", "same_network_losses"):
         trainer = Trainer(make_config(params, name))
         with torch.no_grad():
-            terms[name], composites = trainer.generator_losses(image, mask, phase=1)
-        features = {stage: trainer.vgg(composites[stage])["pool2"] for stage in composites}
-        target = trainer.vgg(image)["pool2"]
+            terms[name], output = trainer.generator_losses(image, mask, phase=1)
+        composites = {"coarse": output.coarse_composite, "refined": output.composite}
+        features = {stage: trainer.objective.vgg(composites[stage])["pool2"] for stage in composites}
+        target = trainer.objective.vgg(image)["pool2"]
         terms[name]["expected_coarse"] = correlation_loss(features["coarse"], target)
         terms[name]["expected_refined"] = correlation_loss(features["refined"], target)
     full, same = terms["full"], terms["same_network_losses"]
@@ -251,7 +256,8 @@ def test_discriminator_variants_judge_the_stages_they_name(params, name, region_
     discriminator = trainer.discriminators[0].eval()  # as in the generator step: no power iteration
     image, mask = batch()
     with torch.no_grad():
-        terms, composites = trainer.generator_losses(image, mask, phase=2)
+        terms, output = trainer.generator_losses(image, mask, phase=2)
+        composites = {"coarse": output.coarse_composite, "refined": output.composite}
         scores = [discriminator(composites[stage], mask) for stage in judges]
     label = hole_label_map(mask, scores[0].shape[-2:]) if region_wise else torch.ones_like(scores[0][:, :1])
     assert torch.allclose(terms["adversarial"], generator_adversarial_loss(scores, label), rtol=1e-5)
@@ -470,6 +476,84 @@ def test_changed_params_start_over(params, tmp_path, caplog):
     assert "starting over" in caplog.text
     assert read_train_state(tmp_path / "run" / "last.pt")["params_hash"] == "new"
     assert len(read_csv(tmp_path / "run" / "losses.csv")) == 2  # RED: phase 1 only
+
+
+class ToyOutput(NamedTuple):
+    prediction: torch.Tensor
+    composite: torch.Tensor
+
+
+class ToyGenerator(InpaintingGenerator):
+    """A one-convolution generator: a new kind's model file."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(4, 3, 3, padding=1)
+
+    def forward(self, image, mask):
+        prediction = torch.tanh(self.conv(torch.cat([image * mask, mask], dim=1)))
+        return ToyOutput(prediction, composite(image, prediction, mask))
+
+
+def toy_generator(*, seed=0):
+    with seeded_init(seed):
+        return ToyGenerator()
+
+
+class ToyObjective(TrainingObjective):
+    """Hole L1: a new kind's objective."""
+
+    terms = ("hole",)
+
+    def loss_weights(self, phase):
+        return {"hole": 2.0}
+
+    def generator_loss(self, output, image, mask, phase):
+        hole = ((output.prediction - image).abs() * (1 - mask)).sum()
+        return {"hole": hole, "total": 2.0 * hole}
+
+    def preview(self, output):
+        return output.prediction
+
+
+@pytest.fixture
+def toy_kind(monkeypatch):
+    """The registry with one more kind, registered by one line; restored afterwards."""
+    monkeypatch.setattr(kinds, "_KINDS", dict(kinds._KINDS))
+    kinds.register_model_kind(kinds.ModelKind("toy", toy_generator, ToyObjective))
+    return Variant.from_dict(make_variant("toy").to_dict())  # a registered kind is a valid ``model``
+
+
+def test_a_new_kind_trains_and_inpaints_from_its_model_its_objective_and_one_registry_line(params, toy_kind, tmp_path):
+    images = write_images(tmp_path / "images", count=4)
+    config = make_config(params, steps=(2, 1), variant=toy_kind)
+    model = train(config, dataset(images), tmp_path / "run", params_hash="h", options=OPTIONS)
+    rows = read_csv(tmp_path / "run" / "losses.csv")
+    assert list(rows[0]) == ["step", "phase", "loss_total", "loss_hole", "weighted_hole"]
+    assert [r["phase"] for r in rows] == ["1", "1", "2"]  # no phase-2 switch: phase 2 runs
+    assert all(float(r["weighted_hole"]) == 2.0 * float(r["loss_hole"]) == float(r["loss_total"]) for r in rows)
+    inpainter = load_inpainter(model)
+    assert isinstance(inpainter.model, ToyGenerator) and inpainter.model_kind == "toy"
+    image = np.full((1, SIZE, SIZE, 3), 200, dtype=np.uint8)
+    hole = np.zeros((1, SIZE, SIZE), dtype=bool)
+    hole[:, 8:16, 8:16] = True
+    filled = inpainter.inpaint(image, hole)
+    np.testing.assert_array_equal(filled[~hole], image[~hole])
+    with pytest.raises(RwganError, match="a toy model has no first stage"):
+        inpainter.inpaint(image, hole, return_coarse=True)
+
+
+def test_the_phase1_view_holds_what_phase_1_reads(params):
+    full = make_config(params, "full", steps=(5, 3))
+    view = full.phase1_view()
+    assert view["phase_steps"] == (5,) and view["learning_rates"] == (1e-4,) and "alpha" not in view
+    assert view["variant"] == {k: getattr(full.variant, k) for k in PHASE1_SWITCHES}
+    assert set(view) == {f.name for f in dataclasses.fields(TrainConfig)} - {"alpha"}
+    for other in ("no_adversarial", "standard_d", "two_region_d"):  # differ in phase 2 only
+        assert make_config(params, other, steps=(5, 7), alpha=0.5).phase1_view() == view
+    for other in ("standard_conv", "no_correlation", "same_network_losses", "pconv"):
+        assert make_config(params, other, steps=(5, 3)).phase1_view() != view
+    assert make_config(params, "full", steps=(4, 3)).phase1_view() != view
 
 
 def test_fewer_images_than_a_batch_is_refused(params, tmp_path):

@@ -1,36 +1,40 @@
 """The networks: region-wise generator, patch discriminators, and the PC baseline.
 
-Builders take a keyword ``seed`` so initial weights never depend on global RNG state.
+Every trained generator implements :class:`InpaintingGenerator`; which kinds exist, how
+each is built and trained, is the registry :mod:`rwgan.kinds`.  Builders take a keyword
+``seed`` so initial weights never depend on global RNG state.
 """
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rwgan.kinds import get_model_kind
+from rwgan.models.base import InpaintingGenerator, composite
 from rwgan.models.discriminator import PatchDiscriminator, region_wise_discriminator, standard_discriminator
 from rwgan.models.generator import (
     GeneratorOutput,
     GlobalPerceivingNet,
     RegionWiseGenerator,
     SemanticInferringNet,
-    composite,
     region_wise_generator,
 )
-from rwgan.models.pconv import PartialConv2d, PConvUNet, pconv_unet
-from rwgan.variants import Variant
+from rwgan.models.pconv import PartialConv2d, PConvOutput, PConvUNet, pconv_unet
 
-#: Model kind (a variant's ``model``) -> builder of the generator it trains, from the variant and a seed.
-GENERATORS = {
-    "region_wise": lambda variant, seed: region_wise_generator(variant.standard_conv, seed=seed),
-    "pconv": lambda variant, seed: pconv_unet(seed=seed),
-}
+if TYPE_CHECKING:
+    from rwgan.variants import Variant
 
 
-def build_generator(variant: Variant, seed: int = 0):
-    """The network a variant trains (:data:`GENERATORS`; ``standard_conv`` as the variant says);
-    initial weights drawn from ``seed``."""
-    return GENERATORS[variant.model](variant, seed)
+def build_generator(variant: Variant, seed: int = 0) -> InpaintingGenerator:
+    """The network a variant trains (its kind's builder, :mod:`rwgan.kinds`, with the
+    switches it takes); initial weights drawn from ``seed``."""
+    return get_model_kind(variant.model).build(variant, seed)
 
 
 __all__ = [
-    "GENERATORS",
     "GeneratorOutput",
     "GlobalPerceivingNet",
+    "InpaintingGenerator",
+    "PConvOutput",
     "PConvUNet",
     "PartialConv2d",
     "PatchDiscriminator",

@@ -30,13 +30,7 @@ from rwgan.layers import (
     glorot_init,
     seeded_init,
 )
-
-
-def composite(image: Tensor, prediction: Tensor, mask: Tensor) -> Tensor:
-    """``I_c = image * M + prediction * (1 - M)``: known pixels from ``image``, holes from
-    ``prediction`` (M: 1 = known).  Known pixels equal ``image`` exactly for finite
-    predictions."""
-    return image * mask + prediction * (1 - mask)
+from rwgan.models.base import InpaintingGenerator, composite
 
 
 class EncoderFeatures(NamedTuple):
@@ -145,14 +139,17 @@ class GeneratorOutput(NamedTuple):
     composite: Tensor  # I_c2 = I_g * M + I_p2 * (1 - M), the inpainting result
 
 
-class RegionWiseGenerator(nn.Module):
+class RegionWiseGenerator(InpaintingGenerator):
     """SINet followed by GPNet (4,706,054 parameters; Sec. III-A).
 
-    forward(image, mask): ``image`` is the ground truth I_g (N x 3 x H x W, [-1, 1]),
-    ``mask`` M (N x 1 x H x W, 1 = known, 0 = hole), H and W divisible by 4.  The
-    network masks the input itself (I_g * M), so hole pixels of ``image`` never affect
-    the result.  Returns :class:`GeneratorOutput` (I_p1, I_c1, I_p2, I_c2).
+    forward(image, mask) as :class:`~rwgan.models.base.InpaintingGenerator`: ``image`` is
+    the ground truth I_g (N x 3 x H x W, [-1, 1]), ``mask`` M (N x 1 x H x W, 1 = known,
+    0 = hole), H and W divisible by 4.  The network masks the input itself (I_g * M), so
+    hole pixels of ``image`` never affect the result.  Returns :class:`GeneratorOutput`
+    (I_p1, I_c1, I_p2, I_c2).
     """
+
+    has_first_stage = True
 
     def __init__(self, standard_conv: bool = False):
         super().__init__()

@@ -17,12 +17,15 @@ pull them back, while ``tanh`` does and is close to the identity near 0.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from rwgan.errors import RwganError
 from rwgan.layers import check_image_and_mask, resize_mask, seeded_init
+from rwgan.models.base import InpaintingGenerator, composite
 
 #: (out_channels, kernel) of the encoder layers; all stride 2, padding kernel // 2.
 ENCODER_LAYERS = ((64, 7), (128, 5), (256, 5), (512, 3), (512, 3), (512, 3), (512, 3), (512, 3))
@@ -79,14 +82,19 @@ class _PartialConvBlock(nn.Module):
         return x, mask
 
 
-class PConvUNet(nn.Module):
+class PConvOutput(NamedTuple):
+    """The PC U-Net's images, each N x 3 x H x W in [-1, 1]."""
+
+    prediction: Tensor  # I_out, the network's raw output
+    composite: Tensor  # I_comp = I_g * M + I_out * (1 - M), the inpainting result
+
+
+class PConvUNet(InpaintingGenerator):
     """Liu et al.'s partial-convolution U-Net (see the module docstring).
 
-    forward(image, mask): ``image`` N x 3 x H x W in [-1, 1] (the masked input I_g * M;
-    hole content never matters since the first partial conv multiplies by M),
-    ``mask`` M N x 1 x H x W (1 = known), H and W divisible by 4.  Returns the raw
-    prediction N x 3 x H x W in [-1, 1]; compose it with
-    :func:`rwgan.models.generator.composite`.
+    forward(image, mask) as :class:`~rwgan.models.base.InpaintingGenerator`: ``image``
+    I_g N x 3 x H x W in [-1, 1] (the network sees I_g * M), ``mask`` M N x 1 x H x W
+    (1 = known), H and W divisible by 4.  Returns :class:`PConvOutput` (no first stage).
     """
 
     def __init__(self):
@@ -126,9 +134,9 @@ class PConvUNet(nn.Module):
     def _encoder_norms(self) -> list[nn.BatchNorm2d]:
         return [block.norm for block in self.encoder if block.norm is not None]
 
-    def forward(self, image: Tensor, mask: Tensor) -> Tensor:
+    def forward(self, image: Tensor, mask: Tensor) -> PConvOutput:
         check_image_and_mask(image, mask)
-        skips = [(image, mask)]
+        skips = [(image * mask, mask)]
         for block in self.encoder:
             skips.append(block(*skips[-1]))
         x, x_mask = skips.pop()
@@ -140,7 +148,8 @@ class PConvUNet(nn.Module):
             joined_mask = torch.cat([x_mask.expand(-1, x.shape[1], -1, -1),
                                      skip_mask.expand(-1, skip.shape[1], -1, -1)], dim=1)
             x, x_mask = block(torch.cat([x, skip], dim=1), joined_mask)
-        return torch.tanh(x)
+        prediction = torch.tanh(x)
+        return PConvOutput(prediction, composite(image, prediction, mask))
 
 
 def pconv_unet(*, seed: int = 0) -> PConvUNet:
