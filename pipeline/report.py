@@ -9,8 +9,10 @@ and the paper's tables (params ``report.paper_dir``); writes, atomically, under
 
 - ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``;
 - ``figures/*.png`` (Figs. 4-11 and metric-versus-hole-ratio curves);
-- ``metrics.csv`` (every summary.csv, concatenated and sorted) and ``metrics.json``
-  (``{dataset: {method: {mask_type: {bin: {metric: value}}}}}``, for ``dvc metrics``);
+- ``metrics.csv`` (every summary.csv, concatenated and sorted: both metric protocols, with
+  n, intervals and reliability) and ``metrics.json``
+  (``{dataset: {method: {protocol: {mask_type: {bin: {metric: value}}}}}}``, values as
+  stored, for ``dvc metrics``);
 - ``README.md``: an index of all of it with the profile, data, code commit and checkpoints.
 
 Which datasets, methods, metrics and bins appear where, and their display names, come
@@ -34,7 +36,6 @@ from tqdm import tqdm
 from pipeline import cli_common, config, dag, figures, paths, tables
 from pipeline.methods import EXTERNAL
 from rwgan import io
-from rwgan.errors import RwganError
 
 log = logging.getLogger(cli_common.STAGE_LOGGER)
 
@@ -59,15 +60,12 @@ class Entry:
 
 # --------------------------------------------------------------------------- params
 def display_from(report: dict) -> tables.Display:
-    decimals = report["decimals"]
-    missing = [m for m in report["metrics"] if m not in decimals]
-    if missing:
-        raise RwganError(f"params.yaml: report.decimals has no entry for {', '.join(missing)}")
     return tables.Display(
         dataset_names=report["dataset_names"],
         method_names=report["method_names"],
         reported_in_paper=frozenset(EXTERNAL),
-        decimals=decimals,
+        protocol=report["protocol"],
+        intervals=report["intervals"],
     )
 
 
@@ -82,23 +80,27 @@ def shown_datasets(configured: list[str], results: tables.Results, methods: list
 
 # --------------------------------------------------------------------------- metrics
 def metric_rows(results: tables.Results) -> list[tuple]:
-    """(dataset, method, mask_type, bin, metric, value, n) rows of every present metric,
-    sorted with bins in hole-ratio order."""
-    keys = sorted(results.values, key=lambda k: (k[0], k[1], k[2], tables.bin_order(k[3]), k[4]))
-    return [(*key, results.values[key], results.counts[key]) for key in keys]
+    """Rows of :data:`tables.SUMMARY_COLUMNS`, every present metric, sorted with bins in
+    hole-ratio order (empty cells as "")."""
+    keys = sorted(results.measures, key=lambda k: (k[2], k[0], k[1], k[3], tables.bin_order(k[4]), k[5]))
+    rows = []
+    for protocol, dataset, method, mask_type, bin_label, metric in ((k[2], *k[:2], *k[3:]) for k in keys):
+        measure = results.measures[(dataset, method, protocol, mask_type, bin_label, metric)]
+        rows.append((protocol, dataset, method, mask_type, bin_label, metric, repr(measure.value),
+                     *("" if v is None else repr(v) for v in (measure.n, measure.low, measure.high)), measure.reliable))
+    return rows
 
 
 def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
-    """``metrics.csv`` (long form, the evaluate schema) and ``metrics.json`` (nested)."""
+    """``metrics.csv`` (long form, the evaluate schema) and ``metrics.json`` (nested values)."""
     buffer = text_io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(tables.SUMMARY_COLUMNS)
+    writer.writerows(metric_rows(results))
     nested: dict = {}
-    for dataset, method, mask_type, bin_label, metric, value, n in metric_rows(results):
-        writer.writerow((dataset, method, mask_type, bin_label, metric, repr(value), "" if n is None else n))
-        nested.setdefault(dataset, {}).setdefault(method, {}).setdefault(mask_type, {}).setdefault(bin_label, {})[
-            metric
-        ] = value
+    for (dataset, method, protocol, mask_type, bin_label, metric), measure in sorted(results.measures.items()):
+        level = nested.setdefault(dataset, {}).setdefault(method, {}).setdefault(protocol, {})
+        level.setdefault(mask_type, {}).setdefault(bin_label, {})[metric] = measure.value
     io.write_text(reports_dir / "metrics.csv", buffer.getvalue())
     io.write_json(reports_dir / "metrics.json", nested)
     return [Path("metrics.csv"), Path("metrics.json")]
@@ -393,7 +395,7 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     paper_dir = Path(report["paper_dir"])
     paper = tables.read_paper(paper_dir)
     results = tables.read_results(workdir / "eval")
-    log.info("read %d metric values of %d (dataset, method) evaluations", len(results.values), len(results.evaluated))
+    log.info("read %d metric values of %d (dataset, method) evaluations", len(results.measures), len(results.evaluated))
 
     entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
     entries += write_tables(build_tables(report, results, paper, display, params["image_size"]), reports_dir)
