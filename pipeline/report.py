@@ -362,6 +362,9 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
         f"- Code: git commit `{commit}`",
         f"- Machine (each evaluation's `timing.json`): {', '.join(machines(workdir)) or 'no evaluation found'}",
         f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
+        f"- Tables I-III and the curves: metric protocol `{display.protocol}` (params `report.protocol`), "
+        f"{'with' if display.intervals else 'without'} bootstrap 95% intervals in the cells (`report.intervals`); "
+        "`metrics.csv` holds both protocols, every interval and the FID/KID reliability flags",
         "- Data (prepared images per split):",
         *[f"  {line}" for line in data_lines(workdir, display)],
         "",

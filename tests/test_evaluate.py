@@ -211,6 +211,13 @@ def test_trained_model_and_its_first_stage_from_the_same_checkpoint(workspace):
     summary = pd.read_csv(_out("full") / "summary.csv", dtype={"bin": str})
     assert set(summary[summary["mask_type"] == "regular"]["metric"]) == {"L1", "L2", "PSNR", "SSIM"}
 
+    # An evaluation is re-scored from its saved composites alone: no checkpoint, no inference.
+    scores = {name: (_out("full") / name).read_bytes() for name in ("per_image.csv", "summary.csv", "timing.json")}
+    (Path("work") / PROFILE / "runs" / DATASET / "mixed" / "full" / "model.pt").unlink()
+    (_out("full") / "summary.csv").write_text("an older format\n")
+    stage.main(["--profile", PROFILE, "--dataset", DATASET, "--method", "full", "--rescore"])
+    assert {name: (_out("full") / name).read_bytes() for name in scores} == scores
+
 
 def test_rescore_recomputes_identical_scores_and_resume_reuses_composites(workspace):
     argv = ["--profile", PROFILE, "--dataset", DATASET, "--method", "telea"]

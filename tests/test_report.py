@@ -402,6 +402,7 @@ def test_report_end_to_end_writes_decodable_figures_and_an_index(tmp_path):
     index = (reports_dir / "README.md").read_text()
     assert "# rwgan report: profile `tiny`" in index and "git commit `unknown`" in index
     assert "- Machine (each evaluation's `timing.json`): no evaluation found\n" in index
+    assert "- Tables I-III and the curves: metric protocol `edgeconnect` (params `report.protocol`), without " in index
     io.write_json(workdir / "eval" / "embedded" / "full" / "timing.json", {
         "seconds_per_image": 0.04, "device": "cpu", "hardware": "Test CPU", "parameters": 1, "n_images_timed": 8})
     report.build_report(tiny_params(tmp_path), workdir, reports_dir, root=tmp_path)
