@@ -127,12 +127,6 @@ METRIC_TABLE = {
 }
 
 
-def metric(name: str) -> Metric:
-    """The :class:`Metric` called ``name`` (else :class:`RwganError` listing the known ones)."""
-    if name not in METRIC_TABLE:
-        raise RwganError(f"metric: unknown {name!r} (expected one of {', '.join(METRIC_TABLE)})")
-    return METRIC_TABLE[name]
-
 # LPIPS v0.1 input scaling (lpips.pretrained_networks.ScalingLayer) and the torchvision VGG16
 # `features` slices ending at relu1_2, relu2_2, relu3_3, relu4_3, relu5_3.
 _LPIPS_SHIFT = (-0.030, -0.088, -0.188)
