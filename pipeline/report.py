@@ -7,7 +7,9 @@ timing.json,composites/}``, the masks and test images, the ``full`` checkpoint (
 and the paper's tables (params ``report.paper_dir``); writes, atomically, under
 ``reports/<profile>/``:
 
-- ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``;
+- ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``
+  (Tables I-III under params ``report.protocol``), and Tables I-III under the other metric
+  protocol as ``table_{I_contiguous,II_discontiguous,III_ablation}_<protocol>.{md,tex,csv}``;
 - ``figures/*.png`` (Figs. 4-11 and metric-versus-hole-ratio curves);
 - ``metrics.csv`` (every summary.csv, concatenated and sorted: both metric protocols, with
   n, intervals and reliability) and ``metrics.json``
@@ -26,7 +28,7 @@ import csv
 import io as text_io
 import logging
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -36,6 +38,7 @@ from tqdm import tqdm
 from pipeline import cli_common, config, dag, figures, paths, tables
 from pipeline.methods import EXTERNAL
 from rwgan import io
+from rwgan.metrics import PROTOCOLS
 
 log = logging.getLogger(cli_common.STAGE_LOGGER)
 
@@ -110,7 +113,9 @@ def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
 def build_tables(
     report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int
 ) -> list[tables.Table]:
-    """Tables I-IV as configured in ``report`` (params.yaml ``report:``)."""
+    """Tables I-IV as configured in ``report`` (params.yaml ``report:``), Tables I-III under
+    ``display.protocol``; then Tables I-III under each other metric protocol, named
+    ``table_<number>_<slug>_<protocol>``, so that the report shows every protocol."""
     datasets = report["datasets"]
     metrics, bins = report["metrics"], report["bins"]
     main_methods = report["main_table_methods"]
@@ -119,11 +124,6 @@ def build_tables(
         tuple(shown_datasets(datasets, results, main_methods, in_paper)), tuple(main_methods), tuple(metrics),
         tuple(bins),
     )
-    built = [
-        tables.comparison_table(number, mask_type, results, paper, layout, display)
-        for number, mask_type in tables.MAIN_TABLES
-    ]
-
     ablation = report["ablation"]
     ablation_methods = ablation["methods"]
     paper_dataset = ablation["paper_dataset"]
@@ -131,21 +131,26 @@ def build_tables(
         shown_datasets(datasets, results, ablation_methods, {paper_dataset}), tuple(ablation_methods),
         tuple(metrics), tuple(bins),
     )
-    built.append(
-        tables.ablation_table(
-            results, paper, ablation_layout,
-            display.renamed(ablation["method_names"]),
-            tuple(ablation["mask_types"]), paper_dataset,
-        )
-    )
+
+    def metric_tables(shown: tables.Display) -> list[tables.Table]:
+        return [
+            *(tables.comparison_table(number, mask_type, results, paper, layout, shown)
+              for number, mask_type in tables.MAIN_TABLES),
+            tables.ablation_table(results, paper, ablation_layout, shown.renamed(ablation["method_names"]),
+                                  tuple(ablation["mask_types"]), paper_dataset),
+        ]
+
     complexity_methods = report["complexity_methods"]
-    built.append(
-        tables.complexity_table(
-            results, paper, tuple(complexity_methods),
-            shown_datasets(datasets, results, complexity_methods, set()), display, image_size,
-        )
+    complexity = tables.complexity_table(
+        results, paper, tuple(complexity_methods),
+        shown_datasets(datasets, results, complexity_methods, set()), display, image_size,
     )
-    return built
+    others = [
+        replace(table, slug=f"{table.slug}_{protocol}")
+        for protocol in PROTOCOLS if protocol != display.protocol
+        for table in metric_tables(replace(display, protocol=protocol))
+    ]
+    return [*metric_tables(display), complexity, *others]
 
 
 def write_tables(built: list[tables.Table], reports_dir: Path) -> list[Entry]:
@@ -364,7 +369,8 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
         f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
         f"- Tables I-III and the curves: metric protocol `{display.protocol}` (params `report.protocol`), "
         f"{'with' if display.intervals else 'without'} bootstrap 95% intervals in the cells (`report.intervals`); "
-        "`metrics.csv` holds both protocols, every interval and the FID/KID reliability flags",
+        "Tables I-III under the other protocol follow Table IV; `metrics.csv` holds both protocols, every "
+        "interval and the FID/KID reliability flags",
         "- Data (prepared images per split):",
         *[f"  {line}" for line in data_lines(workdir, display)],
         "",

@@ -96,6 +96,18 @@ def test_tables_use_the_papers_protocol_by_default_and_say_so():
     assert "EdgeConnect has no l2" in tables.protocol_note("edgeconnect")
 
 
+def test_the_report_shows_both_protocols():
+    for primary, other in (("edgeconnect", "rwgan"), ("rwgan", "edgeconnect")):
+        built = fixture_tables(protocol=primary)
+        assert list(built)[:4] == list(TABLE_FILES)
+        assert list(built)[4:] == [f"{name}_{other}" for name in TABLE_FILES[:3]]
+        companion = built[f"table_II_discontiguous_{other}"]
+        assert companion.number == "II" and companion.caption.endswith(f", {other} protocol")
+        expected = "33.75 (n/a)" if other == "rwgan" else "32.75 (n/a)"
+        assert cell_of(companion, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == expected
+        assert built[f"table_III_ablation_{other}"].caption.endswith(f", {other} protocol")
+
+
 def test_intervals_show_when_asked():
     plain, with_intervals = fixture_tables()["table_I_contiguous"], fixture_tables(intervals=True)["table_I_contiguous"]
     assert cell_of(plain, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "31.25 (n/a)"
