@@ -51,11 +51,12 @@ CODE = {
     "evaluate": _COMMON
     + _NETWORKS
     + ["rwgan/assets.py", "rwgan/classical.py", "rwgan/data.py", "rwgan/evaluation.py", "rwgan/metrics.py",
-       "rwgan/masks.py", "rwgan/variants.py", "rwgan/external.py", "pipeline/methods.py", "pipeline/evaluate.py"],
+       "rwgan/masks.py", "rwgan/uncertainty.py", "rwgan/variants.py", "rwgan/external.py", "pipeline/methods.py",
+       "pipeline/evaluate.py"],
     "report": _COMMON
     + _NETWORKS
-    + ["rwgan/classical.py", "rwgan/evaluation.py", "rwgan/masks.py", "rwgan/variants.py",
-       "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
+    + ["rwgan/classical.py", "rwgan/evaluation.py", "rwgan/masks.py", "rwgan/metrics.py", "rwgan/uncertainty.py",
+       "rwgan/variants.py", "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
 }
 
 

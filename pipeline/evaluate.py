@@ -24,9 +24,14 @@ always use it, as the paper's models trained on irregular masks, Sec. IV-D3).
 Writes ``work/<P>/eval/<D>/<M>/``:
 
 - ``composites/<set>/<bin>/<mask stem>.png``: the final composites, uint8 PNG;
-- ``per_image.csv``: set, bin, mask, image, L1, L2, PSNR, SSIM, LPIPS (L1, L2 on [0, 1]);
-- ``summary.csv``: dataset, method, mask_type, bin, metric, value, n (long form; metrics
-  L1e-3, L2e-3, PSNR, SSIM, LPIPS, FID, KID; a metric not computed has no row);
+- ``per_image.csv``: protocol, set, bin, mask, image, L1, L2, PSNR, SSIM, LPIPS: a row per
+  pair under each metric protocol, ``rwgan`` and the paper's ``edgeconnect``
+  (:data:`rwgan.metrics.PROTOCOLS`; LPIPS under ``rwgan`` only), values as computed;
+- ``summary.csv``: protocol, dataset, method, mask_type, bin, metric, value, n, ci95_low,
+  ci95_high, reliable (long form, :func:`rwgan.evaluation.summarize`: per bin each
+  per-image mean with its seeded bootstrap 95% interval, FID and KID flagged unreliable
+  below :data:`rwgan.uncertainty.MIN_IMAGES`; metric names and scales are
+  :data:`rwgan.metrics.METRIC_TABLE`'s; a metric not computed has no row);
 - ``timing.json``: median seconds per image at batch 1 (inference on in-memory arrays,
   no file I/O), device, hardware, parameter count, images timed (Table IV); all null, with
   0 images timed, for an external method (its outputs were made elsewhere).
@@ -34,7 +39,8 @@ Writes ``work/<P>/eval/<D>/<M>/``:
 A run starts by deleting the method's previous outputs.  ``--resume`` instead keeps every
 composite newer than its checkpoint, mask and test image (to finish an interrupted run:
 it cannot see code changes, so the DAG tools never pass it).  ``--rescore`` only
-recomputes the two CSVs from the saved composites (no model, no timing).
+recomputes the two CSVs from the saved composites (no model, no timing; timing.json is
+kept), e.g. to score an existing evaluation under a changed metric code.
 """
 from __future__ import annotations
 

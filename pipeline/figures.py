@@ -25,7 +25,8 @@ from PIL import Image
 
 from rwgan import io
 from rwgan.evaluation import Pair, composite_path, evaluation_pairs
-from pipeline.tables import METRIC_LABELS, Display, Results, PaperReference
+from pipeline.tables import Display, Results, PaperReference
+from rwgan.metrics import METRIC_TABLE
 
 MISSING_TILE = 128  # grey: the method ran on this dataset but this composite is absent
 TILE_INCHES_MIN = 1.1  # small images (64 px) are drawn at least this large so labels fit
@@ -154,8 +155,12 @@ def object_removal_figure(path: Path, title: str, checkpoint: Path, items: list[
     save_grid(path, tiles, [p.stem for p, _ in items], ["(a) input", "(b) mask", "(c) result"], title)
 
 
-def curves_figure(
-    path: Path,
+def curves_figure(path: Path, **curves) -> None:
+    """Write :func:`curves_plot` of ``curves`` (its keyword arguments) to ``path`` as PNG."""
+    _save(curves_plot(**curves), path)
+
+
+def curves_plot(
     title: str,
     results: Results,
     paper: PaperReference,
@@ -165,10 +170,12 @@ def curves_figure(
     methods: list[str],
     bins: list[str],
     display: Display,
-) -> None:
+) -> Figure:
     """Metric versus hole-ratio bin: one panel per (mask type, metric), one line per method;
-    ours solid with dots, the paper's dashed with crosses in the same colour. Missing values
-    leave gaps (never drawn as 0)."""
+    ours solid with dots, under ``display.protocol``, on the metric table's display scale, with
+    a shaded band for each bin's bootstrap 95% interval; the paper's dashed with crosses in the
+    same colour. FID/KID flagged unreliable are drawn with hollow markers. Missing values leave
+    gaps (never drawn as 0)."""
     figure = Figure(figsize=(2.6 * len(metrics), 2.3 * len(mask_types) + 0.9), dpi=DPI)
     axes = figure.subplots(len(mask_types), len(metrics), squeeze=False)
     x = np.arange(len(bins))
@@ -176,16 +183,24 @@ def curves_figure(
     for r, mask_type in enumerate(mask_types):
         for c, metric in enumerate(metrics):
             axis = axes[r][c]
+            shown = METRIC_TABLE[metric].shown
             for i, method in enumerate(methods):
                 colour = f"C{i % 10}"
-                ours = [results.values.get((dataset, method, mask_type, b, metric), math.nan) for b in bins]
+                measures = [results.get(dataset, method, mask_type, b, metric, display.protocol) for b in bins]
+                ours = [shown(m.value) if m else math.nan for m in measures]
+                low = [shown(m.low) if m and m.low is not None else math.nan for m in measures]
+                high = [shown(m.high) if m and m.high is not None else math.nan for m in measures]
                 theirs = [
                     _or_nan(paper.main.get((mask_type, metric, b, display.dataset(dataset), display.method(method))))
                     for b in bins
                 ]
                 if not all(math.isnan(v) for v in ours):
-                    (line,) = axis.plot(x, ours, "-o", color=colour, markersize=3, linewidth=1.2)
+                    hollow = any(m is not None and not m.reliable for m in measures)
+                    (line,) = axis.plot(x, ours, "-o", color=colour, markersize=3, linewidth=1.2,
+                                        markerfacecolor="none" if hollow else colour)
                     handles.setdefault(display.method(method), line)
+                    if not all(math.isnan(v) for v in low):
+                        axis.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
                 if not all(math.isnan(v) for v in theirs):
                     (line,) = axis.plot(x, theirs, "--x", color=colour, markersize=3, linewidth=0.9)
                     handles.setdefault(f"{display.method(method)} (paper)", line)
@@ -195,14 +210,15 @@ def curves_figure(
             axis.tick_params(axis="y", labelsize=6)
             axis.grid(alpha=0.3)
             if r == 0:
-                axis.set_title(METRIC_LABELS.get(metric, metric), fontsize=8)
+                axis.set_title(METRIC_TABLE[metric].label, fontsize=8)
             if c == 0:
                 axis.set_ylabel(mask_type, fontsize=8)
     if handles:
         figure.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(len(handles), 6), fontsize=6)
-    figure.suptitle(title, fontsize=9)
+    figure.suptitle(f"{title} ({display.protocol} protocol; bands: bootstrap 95% intervals; "
+                    "hollow markers: FID/KID over too few images)", fontsize=9)
     figure.tight_layout(rect=(0, 0.07 if handles else 0, 1, 0.95))
-    _save(figure, path)
+    return figure
 
 
 def _read_rows(path: Path) -> list[dict]:

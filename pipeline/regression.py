@@ -3,10 +3,11 @@
     python -m pipeline.regression --profile smoke            # check (CI)
     python -m pipeline.regression --profile smoke --update   # refresh the baseline on purpose
 
-Reads ``reports/<profile>/metrics.csv`` (long form: dataset, method, mask_type, bin,
-metric, value, n) and ``.ci/baselines/<profile>-metrics.csv``; tolerances and the
-better direction of each metric come from ``.ci/tolerances.yaml``. Exit status 1 with a
-table of what moved when any metric got worse beyond its tolerance or disappeared.
+Reads ``reports/<profile>/metrics.csv`` (long form, :data:`rwgan.evaluation.SUMMARY_COLUMNS`)
+and ``.ci/baselines/<profile>-metrics.csv`` (its key columns and value); the tolerances
+come from ``.ci/tolerances.yaml``, on each metric's display scale, and the better direction
+from :data:`rwgan.metrics.METRIC_TABLE`. Exit status 1 with a table of what moved (on the
+display scale) when any metric got worse beyond its tolerance or disappeared.
 """
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ import yaml
 from pipeline import paths
 from rwgan import io
 from rwgan.errors import RwganError
+from rwgan.metrics import METRIC_TABLE
 
-KEY = ["dataset", "method", "mask_type", "bin", "metric"]
+KEY = ["protocol", "dataset", "method", "mask_type", "bin", "metric"]
+TOLERANCE_KEYS = {"abs", "rel"}
 TOLERANCES = Path(".ci/tolerances.yaml")
 
 
@@ -41,23 +44,35 @@ def read_metrics(path: Path) -> pd.DataFrame:
 
 
 def read_tolerances(path: Path = TOLERANCES) -> dict:
+    """``metric -> {"abs", "rel"}`` of ``path``; every metric must be one of the metric table's."""
     if not path.is_file():
         raise RwganError(f"{path}: tolerance file not found")
-    return yaml.safe_load(path.read_text())["metrics"]
+    tolerances = (yaml.safe_load(path.read_text()) or {}).get("metrics") or {}
+    for name, rule in tolerances.items():
+        if name not in METRIC_TABLE:
+            raise RwganError(f"{path}: unknown metric {name!r} (expected one of {', '.join(METRIC_TABLE)})")
+        if not isinstance(rule, dict) or set(rule) != TOLERANCE_KEYS:
+            raise RwganError(f"{path}: metric {name!r}: expected exactly the keys abs and rel, got {rule!r}")
+    return tolerances
 
 
 def compare(current: pd.DataFrame, baseline: pd.DataFrame, tolerances: dict) -> pd.DataFrame:
-    """One row per baseline metric with its current value and a status.
+    """One row per baseline metric with its baseline and current value on the metric's
+    display scale (:meth:`rwgan.metrics.Metric.shown`), the change allowed, and a status.
 
-    status: ok, improved, REGRESSED (worse beyond tolerance), MISSING (no current value).
+    A move in the worse direction (``higher_is_better`` of the metric table) beyond
+    ``max(abs, rel * |baseline|)`` is REGRESSED, one in the better direction beyond it
+    improved, a baseline value without a current one MISSING, anything else ok.
     """
     merged = baseline.merge(current, on=KEY, how="left", suffixes=("_baseline", "_current"))
-    statuses, allowed = [], []
+    statuses, allowed, shown = [], [], []
     for row in merged.itertuples(index=False):
         rule = tolerances.get(row.metric)
         if rule is None:
             raise RwganError(f"{TOLERANCES}: no tolerance for metric {row.metric!r}")
-        base, now = row.value_baseline, row.value_current
+        metric = METRIC_TABLE[row.metric]
+        base, now = metric.shown(row.value_baseline), metric.shown(row.value_current)
+        shown.append((base, now))
         bound = max(rule["abs"], rule["rel"] * abs(base)) if not _missing(base) else math.nan
         allowed.append(bound)
         if _missing(base) and _missing(now):
@@ -65,8 +80,10 @@ def compare(current: pd.DataFrame, baseline: pd.DataFrame, tolerances: dict) -> 
         elif _missing(now) or _missing(base):
             statuses.append("MISSING")
         else:
-            worse = (now - base) if rule["direction"] == "lower" else (base - now)
+            worse = (base - now) if metric.higher_is_better else (now - base)
             statuses.append("REGRESSED" if worse > bound else "improved" if -worse > bound else "ok")
+    merged["value_baseline"] = [base for base, _ in shown]
+    merged["value_current"] = [now for _, now in shown]
     merged["allowed"] = allowed
     merged["status"] = statuses
     return merged

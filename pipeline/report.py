@@ -7,10 +7,14 @@ timing.json,composites/}``, the masks and test images, the ``full`` checkpoint (
 and the paper's tables (params ``report.paper_dir``); writes, atomically, under
 ``reports/<profile>/``:
 
-- ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``;
+- ``tables/table_{I_contiguous,II_discontiguous,III_ablation,IV_complexity}.{md,tex,csv}``
+  (Tables I-III under params ``report.protocol``), and Tables I-III under the other metric
+  protocol as ``table_{I_contiguous,II_discontiguous,III_ablation}_<protocol>.{md,tex,csv}``;
 - ``figures/*.png`` (Figs. 4-11 and metric-versus-hole-ratio curves);
-- ``metrics.csv`` (every summary.csv, concatenated and sorted) and ``metrics.json``
-  (``{dataset: {method: {mask_type: {bin: {metric: value}}}}}``, for ``dvc metrics``);
+- ``metrics.csv`` (every summary.csv, concatenated and sorted: both metric protocols, with
+  n, intervals and reliability) and ``metrics.json``
+  (``{dataset: {method: {protocol: {mask_type: {bin: {metric: value}}}}}}``, values as
+  stored, for ``dvc metrics``);
 - ``README.md``: an index of all of it with its provenance: the profile, code commit, params
   hash, data, the masks' checksum list (``masks.sha256``, from the masks stage) and the
   sha256 of every checkpoint.
@@ -37,7 +41,7 @@ from tqdm import tqdm
 
 from pipeline import cli_common, config, dag, figures, methods, paths, tables
 from rwgan import io
-from rwgan.errors import RwganError
+from rwgan.metrics import PROTOCOLS
 
 log = logging.getLogger(cli_common.STAGE_LOGGER)
 
@@ -62,15 +66,12 @@ class Entry:
 
 # --------------------------------------------------------------------------- params
 def display_from(report: dict) -> tables.Display:
-    decimals = report["decimals"]
-    missing = [m for m in report["metrics"] if m not in decimals]
-    if missing:
-        raise RwganError(f"params.yaml: report.decimals has no entry for {', '.join(missing)}")
     return tables.Display(
         dataset_names=report["dataset_names"],
         method_names=report["method_names"],
         reported_in_paper=frozenset(methods.REPORTED_IN_PAPER),
-        decimals=decimals,
+        protocol=report["protocol"],
+        intervals=report["intervals"],
     )
 
 
@@ -121,23 +122,27 @@ def shown_datasets(configured: list[str], results: tables.Results, methods: list
 
 # --------------------------------------------------------------------------- metrics
 def metric_rows(results: tables.Results) -> list[tuple]:
-    """(dataset, method, mask_type, bin, metric, value, n) rows of every present metric,
-    sorted with bins in hole-ratio order."""
-    keys = sorted(results.values, key=lambda k: (k[0], k[1], k[2], tables.bin_order(k[3]), k[4]))
-    return [(*key, results.values[key], results.counts[key]) for key in keys]
+    """Rows of :data:`tables.SUMMARY_COLUMNS`, every present metric, sorted with bins in
+    hole-ratio order (empty cells as "")."""
+    keys = sorted(results.measures, key=lambda k: (k[2], k[0], k[1], k[3], tables.bin_order(k[4]), k[5]))
+    rows = []
+    for protocol, dataset, method, mask_type, bin_label, metric in ((k[2], *k[:2], *k[3:]) for k in keys):
+        measure = results.measures[(dataset, method, protocol, mask_type, bin_label, metric)]
+        rows.append((protocol, dataset, method, mask_type, bin_label, metric, repr(measure.value),
+                     *("" if v is None else repr(v) for v in (measure.n, measure.low, measure.high)), measure.reliable))
+    return rows
 
 
 def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
-    """``metrics.csv`` (long form, the evaluate schema) and ``metrics.json`` (nested)."""
+    """``metrics.csv`` (long form, the evaluate schema) and ``metrics.json`` (nested values)."""
     buffer = text_io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(tables.SUMMARY_COLUMNS)
+    writer.writerows(metric_rows(results))
     nested: dict = {}
-    for dataset, method, mask_type, bin_label, metric, value, n in metric_rows(results):
-        writer.writerow((dataset, method, mask_type, bin_label, metric, repr(value), "" if n is None else n))
-        nested.setdefault(dataset, {}).setdefault(method, {}).setdefault(mask_type, {}).setdefault(bin_label, {})[
-            metric
-        ] = value
+    for (dataset, method, protocol, mask_type, bin_label, metric), measure in sorted(results.measures.items()):
+        level = nested.setdefault(dataset, {}).setdefault(method, {}).setdefault(protocol, {})
+        level.setdefault(mask_type, {}).setdefault(bin_label, {})[metric] = measure.value
     io.write_text(reports_dir / "metrics.csv", buffer.getvalue())
     io.write_json(reports_dir / "metrics.json", nested)
     return [Path("metrics.csv"), Path("metrics.json")]
@@ -147,7 +152,9 @@ def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
 def build_tables(
     report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int
 ) -> list[tables.Table]:
-    """Tables I-IV as configured in ``report`` (params.yaml ``report:``)."""
+    """Tables I-IV as configured in ``report`` (params.yaml ``report:``), Tables I-III under
+    ``display.protocol``; then Tables I-III under each other metric protocol, named
+    ``table_<number>_<slug>_<protocol>``, so that the report shows every protocol."""
     datasets = report["datasets"]
     metrics, bins = report["metrics"], report["bins"]
     main_methods = report["main_table_methods"]
@@ -156,11 +163,6 @@ def build_tables(
         tuple(shown_datasets(datasets, results, main_methods, in_paper)), tuple(main_methods), tuple(metrics),
         tuple(bins),
     )
-    built = [
-        tables.comparison_table(number, mask_type, results, paper, layout, display)
-        for number, mask_type in tables.MAIN_TABLES
-    ]
-
     ablation = report["ablation"]
     ablation_methods = ablation["methods"]
     paper_dataset = ablation["paper_dataset"]
@@ -168,21 +170,26 @@ def build_tables(
         shown_datasets(datasets, results, ablation_methods, {paper_dataset}), tuple(ablation_methods),
         tuple(metrics), tuple(bins),
     )
-    built.append(
-        tables.ablation_table(
-            results, paper, ablation_layout,
-            display.renamed(ablation["method_names"]),
-            tuple(ablation["mask_types"]), paper_dataset,
-        )
-    )
+
+    def metric_tables(shown: tables.Display) -> list[tables.Table]:
+        return [
+            *(tables.comparison_table(number, mask_type, results, paper, layout, shown)
+              for number, mask_type in tables.MAIN_TABLES),
+            tables.ablation_table(results, paper, ablation_layout, shown.renamed(ablation["method_names"]),
+                                  tuple(ablation["mask_types"]), paper_dataset),
+        ]
+
     complexity_methods = report["complexity_methods"]
-    built.append(
-        tables.complexity_table(
-            results, paper, tuple(complexity_methods),
-            shown_datasets(datasets, results, complexity_methods, set()), display, image_size,
-        )
+    complexity = tables.complexity_table(
+        results, paper, tuple(complexity_methods),
+        shown_datasets(datasets, results, complexity_methods, set()), display, image_size,
     )
-    return built
+    others = [
+        replace(table, slug=f"{table.slug}_{protocol}")
+        for protocol in PROTOCOLS if protocol != display.protocol
+        for table in metric_tables(replace(display, protocol=protocol))
+    ]
+    return [*metric_tables(display), complexity, *others]
 
 
 def write_tables(built: list[tables.Table], reports_dir: Path) -> list[Entry]:
@@ -427,6 +434,10 @@ def index_text(profile: str, workdir: Path, display, entries: list[Entry], paper
         *provenance,
         f"- Machine (each evaluation's `timing.json`): {', '.join(machines(workdir)) or 'no evaluation found'}",
         f"- Paper reference: `{paper_dir}` (Ma et al. 2022, Tables I-IV as data)",
+        f"- Tables I-III and the curves: metric protocol `{display.protocol}` (params `report.protocol`), "
+        f"{'with' if display.intervals else 'without'} bootstrap 95% intervals in the cells (`report.intervals`); "
+        "Tables I-III under the other protocol follow Table IV; `metrics.csv` holds both protocols, every "
+        "interval and the FID/KID reliability flags",
         "- Data (prepared images per split):",
         *[f"  {line}" for line in data_lines(workdir, display)],
         "",
@@ -460,7 +471,7 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     paper_dir = Path(report["paper_dir"])
     paper = tables.read_paper(paper_dir)
     results = tables.read_results(workdir / "eval")
-    log.info("read %d metric values of %d (dataset, method) evaluations", len(results.values), len(results.evaluated))
+    log.info("read %d metric values of %d (dataset, method) evaluations", len(results.measures), len(results.evaluated))
 
     entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
     notes = source_notes(params, display)

@@ -13,12 +13,15 @@ An evaluation runs in four steps, each usable on its own:
    final composite ``I_c = I_g * M + I_p * (1 - M)`` as a uint8 PNG under
    ``composites/<set>/<bin>/<mask stem>.png`` (:func:`composite_path`);
 2. :func:`score_composites` reads those PNGs back and scores them against the ground
-   truth: per image l1, l2, PSNR, SSIM, LPIPS under a metric protocol
-   (:data:`rwgan.metrics.PROTOCOLS`: rwgan's, or the paper's, EdgeConnect's); per bin FID
-   and KID (Inception pool3 over the bin's composites against the bin's ground-truth
-   images).  Scores can thus be recomputed from the saved files without the models;
+   truth: per image l1, l2, PSNR, SSIM, LPIPS under every metric protocol
+   (:data:`rwgan.metrics.PROTOCOLS`: rwgan's and the paper's, EdgeConnect's), each row
+   naming its protocol; per bin FID and KID (Inception pool3 over the bin's composites
+   against the bin's ground-truth images).  Scores can thus be recomputed from the saved
+   files without the models;
 3. :func:`summarize` turns both into the long-form table the report stage reads
-   (:data:`SUMMARY_COLUMNS`); a metric that was not computed has no row, never a 0;
+   (:data:`SUMMARY_COLUMNS`): per bin each per-image mean with its number of images and
+   seeded bootstrap 95% interval, FID and KID with their reliability flag
+   (:mod:`rwgan.uncertainty`); a metric that was not computed has no row, never a 0;
 4. :func:`time_inference` measures Table IV's test time per image.
 
 Mask convention: masks are read with :func:`rwgan.io.read_mask` (bool, ``True`` = hole;
@@ -44,23 +47,31 @@ from rwgan import io
 from rwgan.classical import inpaint_classical
 from rwgan.errors import RwganError
 from rwgan.masks import mask_bins
-from rwgan.metrics import KID_SUBSETS, LPIPS, fid_kid_from_features, inception_features, protocol_metrics
+from rwgan.metrics import (
+    KID_SUBSETS,
+    LPIPS,
+    METRIC_TABLE,
+    PROTOCOLS,
+    fid_kid_from_features,
+    inception_features,
+    protocol_metrics,
+)
+from rwgan.uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_interval, reliable
 
 #: A method: uint8 images (N, H, W, 3) and bool holes (N, H, W), True = hole ->
 #: uint8 composites (N, H, W, 3) whose known pixels equal the input's.
 Inpaint = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-#: Metrics :func:`score_composites` can compute: per image, then per bin.
-PER_IMAGE_METRICS = ("L1", "L2", "PSNR", "SSIM", "LPIPS")
-PER_BIN_METRICS = ("FID", "KID")
+#: Metrics :func:`score_composites` can compute (:data:`rwgan.metrics.METRIC_TABLE`): per image, then per bin.
+PER_IMAGE_METRICS = tuple(name for name, metric in METRIC_TABLE.items() if metric.per == "image")
+PER_BIN_METRICS = tuple(name for name, metric in METRIC_TABLE.items() if metric.per == "bin")
 METRICS = PER_IMAGE_METRICS + PER_BIN_METRICS
 
-PER_IMAGE_COLUMNS = ("set", "bin", "mask", "image") + PER_IMAGE_METRICS
-PER_BIN_COLUMNS = ("set", "bin", "FID", "KID", "n")
-SUMMARY_COLUMNS = ("dataset", "method", "mask_type", "bin", "metric", "value", "n")
-
-#: Summary metric name, per-image column and scale: l1 and l2 are reported x1e-3 (Tables I-III).
-MEANS = (("L1e-3", "L1", 1e3), ("L2e-3", "L2", 1e3), ("PSNR", "PSNR", 1.0), ("SSIM", "SSIM", 1.0), ("LPIPS", "LPIPS", 1.0))
+PER_IMAGE_COLUMNS = ("protocol", "set", "bin", "mask", "image") + PER_IMAGE_METRICS
+PER_BIN_COLUMNS = ("set", "bin") + PER_BIN_METRICS + ("n",)
+SUMMARY_COLUMNS = (
+    "protocol", "dataset", "method", "mask_type", "bin", "metric", "value", "n", "ci95_low", "ci95_high", "reliable"
+)
 KID_SEED = 0  # KID's random subsets are drawn from this seed, so scores are reproducible
 
 
@@ -195,36 +206,46 @@ def score_composites(
     kid_subset_size: int | None = None,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    protocol: str = "rwgan",
+    protocols: Sequence[str] = tuple(PROTOCOLS),
     locate: Callable[[Pair], Path] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score the saved composites of ``pairs`` against their ground-truth images.
 
     The composite of a pair is read from ``locate(pair)``, by default
-    :func:`composite_path` under ``composites_dir``.  ``metrics`` is a subset of
-    :data:`METRICS`; the per-image ones are computed under the metric ``protocol``
-    (:func:`rwgan.metrics.protocol_metrics`: ``"rwgan"``, or ``"edgeconnect"``, the paper's,
-    which has no LPIPS: its LPIPS is NaN).  FID and KID do not depend on the protocol.
-    Returns ``(per_image, per_bin)``: ``per_image`` has :data:`PER_IMAGE_COLUMNS` (``mask``
-    and ``image`` are file names; l1 and l2 raw, see the protocol's function), ``per_bin`` has
-    :data:`PER_BIN_COLUMNS` with FID and the KID mean over the bin's ``n`` images
-    (:func:`rwgan.metrics.fid_kid_from_features`; subsets of ``kid_subset_size``, None:
-    min(1000, n)).  A metric not requested, or not computable (FID of a bin with fewer
-    than 2 images, KID with a subset larger than the bin), is NaN, never 0.  The
-    Inception features of each test image are computed once and reused across bins.
+    :func:`composite_path` under ``composites_dir``, once for all ``protocols``.
+    ``metrics`` is a subset of :data:`METRICS`; each per-image one is computed under each
+    of ``protocols`` that defines it (:attr:`rwgan.metrics.Metric.protocols`, by
+    :func:`rwgan.metrics.protocol_metrics`): LPIPS under ``"rwgan"`` only.  FID and KID do
+    not depend on the protocol.  Returns ``(per_image, per_bin)``: ``per_image`` has
+    :data:`PER_IMAGE_COLUMNS`, a row per protocol and pair (protocol by protocol, pairs in
+    order; ``mask`` and ``image`` are file names; values as the protocol's function returns
+    them), ``per_bin`` has :data:`PER_BIN_COLUMNS` with FID and the KID mean over the bin's
+    ``n`` images (:func:`rwgan.metrics.fid_kid_from_features`; subsets of
+    ``kid_subset_size``, None: min(1000, n)).  A metric not requested, not defined by the
+    row's protocol, or not computable (FID of a bin with fewer than 2 images, KID with a
+    subset larger than the bin), is NaN, never 0.  The Inception features of each test
+    image are computed once and reused across bins.
     """
     unknown = [name for name in metrics if name not in METRICS]
     if unknown:
         raise RwganError(f"metrics: unknown {', '.join(map(repr, unknown))} (expected some of {', '.join(METRICS)})")
+    unknown = [name for name in protocols if name not in PROTOCOLS]
+    if unknown or not protocols:
+        raise RwganError(f"protocols: expected some of {', '.join(PROTOCOLS)}, got {', '.join(map(repr, protocols))}")
+    computed = {
+        protocol: [name for name in PER_IMAGE_METRICS if name in metrics and protocol in METRIC_TABLE[name].protocols]
+        for protocol in protocols
+    }
     locate = locate or (lambda pair: composite_path(composites_dir, pair))
-    lpips = LPIPS().to(device) if "LPIPS" in metrics and protocol == "rwgan" else None
+    lpips = LPIPS().to(device) if any("LPIPS" in names for names in computed.values()) else None
     extractor = None
     if any(name in metrics for name in PER_BIN_METRICS):
         from rwgan.assets import fid_feature_extractor
 
         extractor = fid_feature_extractor(features=("2048",))
     truth_features: dict[Path, np.ndarray] = {}
-    rows, bins = [], []
+    rows: dict[str, list[dict]] = {protocol: [] for protocol in protocols}
+    bins = []
     groups: dict[tuple[str, str], list[Pair]] = {}
     for pair in pairs:
         groups.setdefault((pair.set, pair.bin), []).append(pair)
@@ -234,13 +255,18 @@ def score_composites(
             for batch in _chunks(group, batch_size):
                 composites = np.stack([io.read_image(locate(pair), image_size) for pair in batch])
                 truths = np.stack([io.read_image(pair.image, image_size) for pair in batch])
-                values = protocol_metrics(protocol, composites, truths, lpips=lpips, batch_size=batch_size, device=device)
-                for index, pair in enumerate(batch):
-                    row = {"set": set_name, "bin": bin_label, "mask": pair.mask.name, "image": pair.image.name}
-                    for name in PER_IMAGE_METRICS:
-                        computed = name in metrics and name.lower() in values
-                        row[name] = float(values[name.lower()][index]) if computed else math.nan
-                    rows.append(row)
+                for protocol, names in computed.items():
+                    values = (
+                        protocol_metrics(protocol, composites, truths, lpips=lpips if "LPIPS" in names else None,
+                                         batch_size=batch_size, device=device)
+                        if names else {}
+                    )
+                    for index, pair in enumerate(batch):
+                        row = {"protocol": protocol, "set": set_name, "bin": bin_label,
+                               "mask": pair.mask.name, "image": pair.image.name}
+                        row.update({name: float(values[name][index]) if name in names else math.nan
+                                    for name in PER_IMAGE_METRICS})
+                        rows[protocol].append(row)
                 if extractor is not None:
                     composite_features.append(inception_features(composites, extractor, batch_size, device))
                     new = [k for k, pair in enumerate(batch) if pair.image not in truth_features]
@@ -260,30 +286,48 @@ def score_composites(
                 fid = scores["fid"] if "FID" in metrics else math.nan
                 kid = scores["kid_mean"] if "KID" in metrics else math.nan
             bins.append({"set": set_name, "bin": bin_label, "FID": fid, "KID": kid, "n": len(group)})
-    return pd.DataFrame(rows, columns=list(PER_IMAGE_COLUMNS)), pd.DataFrame(bins, columns=list(PER_BIN_COLUMNS))
+    per_image = pd.DataFrame([row for protocol in protocols for row in rows[protocol]], columns=list(PER_IMAGE_COLUMNS))
+    return per_image, pd.DataFrame(bins, columns=list(PER_BIN_COLUMNS))
 
 
-def summarize(per_image: pd.DataFrame, per_bin: pd.DataFrame, dataset: str, method: str) -> pd.DataFrame:
-    """Long-form bin means (:data:`SUMMARY_COLUMNS`), the report stage's input.
+def summarize(
+    per_image: pd.DataFrame,
+    per_bin: pd.DataFrame,
+    dataset: str,
+    method: str,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> pd.DataFrame:
+    """Long-form bin values with their uncertainty (:data:`SUMMARY_COLUMNS`), the report stage's input.
 
-    Per (set = ``mask_type``, bin), in the order of ``per_bin``: ``L1e-3`` and ``L2e-3``
-    (mean l1, l2 x 1e3), ``PSNR``, ``SSIM``, ``LPIPS`` (means over the images that have a
-    value; ``n`` = their number), then ``FID`` and ``KID`` (``n`` = images in the bin).
-    A metric without a finite value has no row.
+    Per (set = ``mask_type``, bin), in the order of ``per_bin``: for each protocol of
+    ``per_image`` (in its order), the mean of each per-image metric over the images that
+    have a value (``n`` = their number; stored as computed, the display scale is the
+    metric table's) with ``ci95_low``, ``ci95_high``, its percentile-bootstrap 95% interval
+    (:func:`rwgan.uncertainty.bootstrap_interval` with ``resamples`` and ``seed``), and
+    ``reliable`` True; then FID and KID (``n`` = images in the bin, protocol their
+    definition's, ``"rwgan"``; no interval) with ``reliable`` from
+    :func:`rwgan.uncertainty.reliable`.  A metric without a finite value has no row.
     """
     rows = []
     for entry in per_bin.itertuples(index=False):
         in_bin = per_image[(per_image["set"] == entry.set) & (per_image["bin"] == entry.bin)]
-        values = [(name, in_bin[column].dropna(), scale) for name, column, scale in MEANS]
-        measured = [(name, float(v.mean()) * scale, len(v)) for name, v, scale in values if len(v)]
-        measured += [(name, float(getattr(entry, name)), int(entry.n)) for name in PER_BIN_METRICS]
-        rows += [
-            {"dataset": dataset, "method": method, "mask_type": entry.set, "bin": entry.bin,
-             "metric": name, "value": value, "n": count}
-            for name, value, count in measured
-            if math.isfinite(value)
-        ]
-    return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
+        for protocol, scored in in_bin.groupby("protocol", sort=False):
+            for name in PER_IMAGE_METRICS:
+                values = scored[name].dropna()
+                if len(values):
+                    low, high = bootstrap_interval(values.to_numpy(), resamples, seed=seed)
+                    rows.append((protocol, entry.set, entry.bin, name, float(values.mean()), len(values), low, high, True))
+        for name in PER_BIN_METRICS:
+            value = float(getattr(entry, name))
+            if math.isfinite(value):
+                rows.append((METRIC_TABLE[name].protocols[0], entry.set, entry.bin, name, value, int(entry.n),
+                             math.nan, math.nan, reliable(name, int(entry.n))))
+    columns = [column for column in SUMMARY_COLUMNS if column not in ("dataset", "method")]
+    summary = pd.DataFrame(rows, columns=columns)
+    summary.insert(1, "dataset", dataset)
+    summary.insert(2, "method", method)
+    return summary
 
 
 def time_inference(

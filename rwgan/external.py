@@ -28,12 +28,11 @@ A researcher runs three steps (README "Evaluate your own method"):
 A pair id is ``<set>-<bin without %>-<mask stem>``, e.g. ``contiguous-10-20-00042``.
 
 **Scores** (``<out>/``): ``per_image.csv`` (:data:`SCORE_PER_IMAGE_COLUMNS`: protocol,
-pair, then :data:`rwgan.evaluation.PER_IMAGE_COLUMNS`), ``summary.csv``
-(:data:`SCORE_SUMMARY_COLUMNS`: protocol, :data:`rwgan.evaluation.SUMMARY_COLUMNS`, then the
-bootstrap 95% interval of every per-image mean and whether the number is reliable, see
-:mod:`rwgan.uncertainty`) and ``score.json`` (inputs, and whether outputs were
-composited).  LPIPS, FID and KID are computed on RGB and do not depend on the protocol:
-their rows carry protocol ``rwgan``.  Every file is written atomically, after every check
+pair, then the rest of :data:`rwgan.evaluation.PER_IMAGE_COLUMNS`), ``summary.csv``
+(:data:`SCORE_SUMMARY_COLUMNS`, the evaluate stage's: with the bootstrap 95% interval of
+every per-image mean and whether the number is reliable, see :mod:`rwgan.uncertainty`) and
+``score.json`` (inputs, and whether outputs were composited).  LPIPS, FID and KID are
+computed on RGB and do not depend on the protocol: their rows carry protocol ``rwgan``.  Every file is written atomically, after every check
 passed, so an error leaves earlier scores as they were.
 """
 from __future__ import annotations
@@ -54,9 +53,7 @@ from tqdm import tqdm
 from rwgan import io
 from rwgan.errors import RwganError
 from rwgan.evaluation import (
-    MEANS,
     METRICS,
-    PER_BIN_METRICS,
     PER_IMAGE_COLUMNS,
     SUMMARY_COLUMNS,
     Inpaint,
@@ -67,18 +64,15 @@ from rwgan.evaluation import (
     score_composites,
     summarize,
 )
-from rwgan.metrics import PROTOCOLS
-from rwgan.uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, bootstrap_interval, reliable
+from rwgan.uncertainty import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 
 FILES = ("image", "mask", "masked", "truth")
 EXPORT_COLUMNS = ("pair", "set", "bin", "source_mask", "hole_pixels", "hole_ratio") + tuple(
     column for name in FILES for column in (name, f"{name}_sha256")
 )
 MASKED_FILL = 255  # the hole's colour in masked/ (white, as the masks)
-SCORE_PER_IMAGE_COLUMNS = ("protocol", "pair") + PER_IMAGE_COLUMNS
-SCORE_SUMMARY_COLUMNS = ("protocol",) + SUMMARY_COLUMNS + ("ci95_low", "ci95_high", "reliable")
-# The per-image metrics EdgeConnect's script computes (no LPIPS).
-_EDGECONNECT_METRICS = ("L1", "L2", "PSNR", "SSIM")
+SCORE_PER_IMAGE_COLUMNS = ("protocol", "pair") + PER_IMAGE_COLUMNS[1:]
+SCORE_SUMMARY_COLUMNS = SUMMARY_COLUMNS
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]+")
 
 
@@ -308,43 +302,14 @@ def score_callable(
 def _score(pairs: list[Pair], out: Path, info: dict, method: str, provenance: dict,
            locate: Callable[[Pair], Path] | None, scoring: Scoring) -> pd.DataFrame:
     """Both protocols' per-image scores and summary, with intervals; writes them to ``out``."""
-    per_images, summaries = [], []
-    for protocol in PROTOCOLS:
-        metrics = scoring.metrics
-        wanted = metrics if protocol == "rwgan" else [name for name in metrics if name in _EDGECONNECT_METRICS]
-        per_image, per_bin = score_composites(
-            pairs, out / "composites", tuple(info["image_size"]), wanted, scoring.batch_size,
-            scoring.kid_subset_size, scoring.device, scoring.progress, protocol=protocol, locate=locate,
-        )
-        summary = summarize(per_image, per_bin, info["dataset"], method)
-        per_image.insert(0, "pair", [Path(name).stem for name in per_image["mask"]])  # mask/<pair id>.png
-        per_images.append(per_image.assign(protocol=protocol))
-        summaries.append(with_intervals(summary, per_image, scoring.resamples, scoring.seed).assign(protocol=protocol))
-    per_image = pd.concat(per_images, ignore_index=True)[list(SCORE_PER_IMAGE_COLUMNS)]
-    summary = pd.concat(summaries, ignore_index=True)[list(SCORE_SUMMARY_COLUMNS)]
+    per_image, per_bin = score_composites(
+        pairs, out / "composites", tuple(info["image_size"]), scoring.metrics, scoring.batch_size,
+        scoring.kid_subset_size, scoring.device, scoring.progress, locate=locate,
+    )
+    summary = summarize(per_image, per_bin, info["dataset"], method, scoring.resamples, scoring.seed)
+    per_image.insert(1, "pair", [Path(name).stem for name in per_image["mask"]])  # mask/<pair id>.png
     io.write_text(out / "per_image.csv", per_image.to_csv(index=False, lineterminator="\n"))
     io.write_text(out / "summary.csv", summary.to_csv(index=False, lineterminator="\n"))
     io.write_json(out / "score.json", {**provenance, "dataset": info["dataset"], "pairs": len(pairs),
                                        "bootstrap": {"resamples": scoring.resamples, "seed": scoring.seed}})
     return summary
-
-
-def with_intervals(summary: pd.DataFrame, per_image: pd.DataFrame, resamples: int, seed: int) -> pd.DataFrame:
-    """``summary`` (:func:`rwgan.evaluation.summarize`'s, of ``per_image``) with
-    ``ci95_low``, ``ci95_high``: the bootstrap 95% interval of each per-image mean, on the
-    mean's scale (:func:`rwgan.uncertainty.bootstrap_interval`, ``resamples``, ``seed``;
-    NaN for FID and KID), and ``reliable``: FID and KID by :func:`rwgan.uncertainty.reliable`,
-    True for per-image means (their interval says how sure they are)."""
-    columns = {name: (column, scale) for name, column, scale in MEANS}
-    annotations = []
-    for row in summary.itertuples(index=False):
-        if row.metric in PER_BIN_METRICS:
-            annotations.append((np.nan, np.nan, reliable(row.metric, int(row.n))))
-            continue
-        column, scale = columns[row.metric]
-        in_bin = per_image[(per_image["set"] == row.mask_type) & (per_image["bin"] == row.bin)][column].dropna()
-        low, high = bootstrap_interval(in_bin.to_numpy(), resamples, seed=seed)
-        annotations.append((low * scale, high * scale, True))
-    low, high, trusted = zip(*annotations) if annotations else ((), (), ())
-    return summary.assign(ci95_low=list(low), ci95_high=list(high), reliable=list(trusted))
-

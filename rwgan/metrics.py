@@ -5,6 +5,9 @@ l1 and l2 error, PSNR, SSIM and FID (Tables I-III, Fig. 10); LPIPS and KID are
 reported beside them.  Every function here takes images as saved: ``uint8`` arrays
 or tensors of shape (N, H, W, 3), RGB, 0..255.
 
+- :data:`METRIC_TABLE`: the one definition of each metric (:class:`Metric`: its name,
+  per image or per bin, display scale, better direction, decimals, protocols), read by the
+  evaluation, the tables, the figures and the regression check.
 - :func:`pixel_metrics`: per-image l1, l2, PSNR, SSIM (and LPIPS when given the
   module).  l1 and l2 are the mean absolute / squared error on [0, 1] (the report
   multiplies them by 1e3); PSNR and SSIM equal scikit-image's
@@ -14,7 +17,8 @@ or tensors of shape (N, H, W, 3), RGB, 0..255.
 - :func:`edgeconnect_metrics`: the same four numbers under the protocol the paper says it
   follows (Sec. IV-A: EdgeConnect's ``scripts/metrics.py``), on grayscale;
   :func:`protocol_metrics` returns either protocol's per-image values by name
-  (:data:`PROTOCOLS`).
+  (:data:`PROTOCOLS`).  Per-image values are keyed by the metric table's names
+  (``"L1"``, ``"L2"``, ``"PSNR"``, ``"SSIM"``, ``"LPIPS"``).
 - :class:`LPIPS`: the learned perceptual distance (Zhang et al. 2018), VGG16, v0.1.
 - :func:`inception_features`, :func:`fid_kid_from_features`, :func:`fid_and_kid`:
   FID and KID over sets of images with torch-fidelity's Inception (pool3, 2048-d)
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,9 +47,15 @@ SSIM_K1, SSIM_K2 = 0.01, 0.03
 # even on flat images with +-1 noise, the worst case (measured 1.6e-5; without the shift 7.4e-5).
 _SSIM_CENTRE = 127.5
 
-# The metric protocols (:func:`protocol_metrics`): "rwgan" is :func:`pixel_metrics` (RGB,
-# Gaussian SSIM, mean absolute error); "edgeconnect" is :func:`edgeconnect_metrics`.
-PROTOCOLS = ("rwgan", "edgeconnect")
+#: The metric protocols (:func:`protocol_metrics`), name -> what it computes: "rwgan" is
+#: :func:`pixel_metrics`, "edgeconnect" (the paper's, Sec. IV-A) :func:`edgeconnect_metrics`.
+PROTOCOLS = {
+    "rwgan": "RGB 0..255; L1, L2 the mean absolute / squared error on [0, 1]; PSNR data range 1; "
+             "SSIM Gaussian window (sigma 1.5), per channel",
+    "edgeconnect": "the paper's (Sec. IV-A), EdgeConnect's scripts/metrics.py: gray (skimage rgb2gray) on [0, 1]; "
+                   "L1 its 'MAE' sum|a - b| / sum(a + b); L2 the gray mean squared error (EdgeConnect has no l2: "
+                   "the quantity its PSNR is computed from); PSNR data range 1; SSIM uniform 51x51 window",
+}
 EDGECONNECT_SSIM_WINDOW = 51  # EdgeConnect's compare_ssim(..., win_size=51): a uniform 51x51 window
 # skimage.color.rgb2gray's weights have 4 decimals with gcd 1 (2125, 7154, 721): the smallest
 # non-zero gray difference two 8-bit RGB pixels can have is 1e-4 of a level (e.g. channel
@@ -53,6 +64,68 @@ _GRAY_STEP = 1e-4 / 255
 
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default
 KID_SUBSETS = 100
+#: The FID/KID features, as the tables name them.
+FID_BACKEND = "torch-fidelity's TF-Inception features (pool3, 2048-d)"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """The one definition of a metric, read wherever metrics are computed, stored or shown.
+
+    - ``name``: its only id: params ``evaluate.metrics`` and ``report.metrics``, the columns of
+      per_image.csv, the ``metric`` of summary.csv and metrics.csv, .ci/tolerances.yaml, the
+      paper's tables in ``reference/paper``;
+    - ``per``: ``"image"`` (a value per composite; a bin reports their mean, with an
+      interval) or ``"bin"`` (one value over a bin's images);
+    - ``scale``: a value is stored as computed and shown as ``value * scale``; l1 and l2 are
+      shown x1e3, the paper's "(10^-3)" unit, in which reference/paper holds them;
+    - ``higher_is_better``: the better direction (tables' arrows, the regression check);
+    - ``decimals``: decimals shown in tables;
+    - ``protocols``: the :data:`PROTOCOLS` that define it, each its own way.  LPIPS, FID and KID
+      have one definition, on RGB, computed and stored under ``"rwgan"`` only, and shown
+      beside any protocol's other metrics (:meth:`stored_under`).
+    """
+
+    name: str
+    per: str
+    scale: float
+    higher_is_better: bool
+    decimals: int
+    protocols: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        """The name as tables and figures show it, with its unit and better direction: ``L1 (1e-3) ↓``."""
+        unit = f" (1e{-round(math.log10(self.scale))})" if self.scale != 1 else ""
+        return f"{self.name}{unit} {'↑' if self.higher_is_better else '↓'}"
+
+    def shown(self, value: float) -> float:
+        """``value`` on the display scale."""
+        return value * self.scale
+
+    def stored_under(self, protocol: str) -> str:
+        """The protocol whose rows hold this metric for a table of ``protocol``: itself where the
+        metric is defined under it, else the metric's single (RGB) definition's."""
+        if protocol not in PROTOCOLS:
+            raise RwganError(f"protocol: unknown {protocol!r} (expected one of {', '.join(PROTOCOLS)})")
+        return protocol if protocol in self.protocols else self.protocols[0]
+
+
+_BOTH = tuple(PROTOCOLS)
+#: Every metric, in the order tables and files list them.
+METRIC_TABLE = {
+    metric.name: metric
+    for metric in (
+        Metric("L1", "image", 1e3, False, 2, _BOTH),
+        Metric("L2", "image", 1e3, False, 2, _BOTH),
+        Metric("PSNR", "image", 1.0, True, 2, _BOTH),
+        Metric("SSIM", "image", 1.0, True, 3, _BOTH),
+        Metric("LPIPS", "image", 1.0, False, 3, ("rwgan",)),
+        Metric("FID", "bin", 1.0, False, 2, ("rwgan",)),
+        Metric("KID", "bin", 1.0, False, 4, ("rwgan",)),
+    )
+}
+
 
 # LPIPS v0.1 input scaling (lpips.pretrained_networks.ScalingLayer) and the torchvision VGG16
 # `features` slices ending at relu1_2, relu2_2, relu3_3, relu4_3, relu5_3.
@@ -142,14 +215,14 @@ def pixel_metrics(
     Args:
         pred, target: uint8 arrays or tensors (N, H, W, 3), RGB 0..255, H and W >= 11
             (the SSIM window); typically the composite ``I_c2`` and the ground truth.
-        lpips: an :class:`LPIPS` module (on ``device``) to add the ``"lpips"`` key.
+        lpips: an :class:`LPIPS` module (on ``device``) to add the ``"LPIPS"`` key.
         batch_size: images moved to ``device`` and processed at once (4 keeps the SSIM maps in
             a CPU's cache; a GPU wants more).
 
     Returns:
-        float64 arrays of shape (N,) under ``"l1"``, ``"l2"`` (mean absolute / squared
-        error on [0, 1]), ``"psnr"`` (dB, data range 1 on [0, 1]), ``"ssim"`` (mean of
-        the 3 channels' SSIM) and, with ``lpips``, ``"lpips"``.  l1, l2 and PSNR are
+        float64 arrays of shape (N,) under ``"L1"``, ``"L2"`` (mean absolute / squared
+        error on [0, 1]), ``"PSNR"`` (dB, data range 1 on [0, 1]), ``"SSIM"`` (mean of
+        the 3 channels' SSIM) and, with ``lpips``, ``"LPIPS"``.  l1, l2 and PSNR are
         exact (integer sums).  PSNR of identical images is infinite by definition; it is
         reported as the finite bound ``10 log10(255^2 * H * W * 3)`` instead (101.0 dB at
         256x256), the PSNR of the smallest possible difference, one channel of one pixel
@@ -163,7 +236,7 @@ def pixel_metrics(
     if batch_size < 1:
         raise RwganError(f"batch_size: expected a positive integer, got {batch_size}")
     values = 3 * height * width
-    names = ("l1", "l2", "psnr", "ssim") + (("lpips",) if lpips is not None else ())
+    names = ("L1", "L2", "PSNR", "SSIM") + (("LPIPS",) if lpips is not None else ())
     results = {name: np.empty(count, dtype=np.float64) for name in names}
     with torch.inference_mode():
         for start in range(0, count, batch_size):
@@ -172,12 +245,12 @@ def pixel_metrics(
             diff = p.int() - t.int()
             abs_sum = diff.abs().sum(dim=(1, 2, 3), dtype=torch.int64).cpu().numpy()
             sq_sum = (diff * diff).sum(dim=(1, 2, 3), dtype=torch.int64).cpu().numpy()
-            results["l1"][rows] = abs_sum / (255.0 * values)
-            results["l2"][rows] = sq_sum / (255.0**2 * values)
-            results["psnr"][rows] = 10 * np.log10(255.0**2 * values / np.maximum(sq_sum, 1))
-            results["ssim"][rows] = _ssim(p, t).cpu().numpy()
+            results["L1"][rows] = abs_sum / (255.0 * values)
+            results["L2"][rows] = sq_sum / (255.0**2 * values)
+            results["PSNR"][rows] = 10 * np.log10(255.0**2 * values / np.maximum(sq_sum, 1))
+            results["SSIM"][rows] = _ssim(p, t).cpu().numpy()
             if lpips is not None:
-                results["lpips"][rows] = lpips(_to_signed(p), _to_signed(t)).double().cpu().numpy()
+                results["LPIPS"][rows] = lpips(_to_signed(p), _to_signed(t)).double().cpu().numpy()
     return results
 
 
@@ -187,13 +260,13 @@ def edgeconnect_metrics(pred, target) -> dict[str, np.ndarray]:
     EdgeConnect's ``scripts/metrics.py`` (Nazeri et al. 2019) converts each image to gray
     with ``skimage.color.rgb2gray`` on floats in [0, 1] and computes, per image:
 
-    - ``"ssim"``: ``structural_similarity(gray_true, gray_pred, win_size=51, data_range=1)``,
+    - ``"SSIM"``: ``structural_similarity(gray_true, gray_pred, win_size=51, data_range=1)``,
       scikit-image's defaults otherwise (uniform 51x51 window, sample covariance, the mean
       over the positions the window fits in);
-    - ``"psnr"``: ``peak_signal_noise_ratio(gray_true, gray_pred, data_range=1)`` in dB;
-    - ``"l1"``: EdgeConnect's "MAE", ``sum|a - b| / sum(a + b)`` over the gray pixels (a
+    - ``"PSNR"``: ``peak_signal_noise_ratio(gray_true, gray_pred, data_range=1)`` in dB;
+    - ``"L1"``: EdgeConnect's "MAE", ``sum|a - b| / sum(a + b)`` over the gray pixels (a
       relative error, not a mean; 0 for two all-black images);
-    - ``"l2"``: EdgeConnect has none.  Here it is the mean squared error of the gray floats,
+    - ``"L2"``: EdgeConnect has none.  Here it is the mean squared error of the gray floats,
       the quantity its PSNR is computed from (PSNR = -10 log10 l2), so l2 and PSNR agree
       within the protocol as they do in :func:`pixel_metrics`.
 
@@ -207,7 +280,7 @@ def edgeconnect_metrics(pred, target) -> dict[str, np.ndarray]:
         pred, target: uint8 arrays or tensors (N, H, W, 3), RGB 0..255, H and W >= 51.
 
     Returns:
-        float64 arrays of shape (N,) under ``"l1"``, ``"l2"``, ``"psnr"``, ``"ssim"``.
+        float64 arrays of shape (N,) under ``"L1"``, ``"L2"``, ``"PSNR"``, ``"SSIM"``.
     """
     pred, target = _check_pair(pred, target)
     _, height, width, _ = pred.shape
@@ -230,7 +303,7 @@ def edgeconnect_metrics(pred, target) -> dict[str, np.ndarray]:
     norm = window * window / (window * window - 1)
     var_x, var_y, cov_xy = norm * (e_xx - mu_x * mu_x), norm * (e_yy - mu_y * mu_y), norm * (e_xy - mu_x * mu_y)
     ssim_map = _ssim_map(mu_x, mu_y, var_x, var_y, cov_xy, data_range=1)
-    return {"l1": l1, "l2": l2, "psnr": psnr, "ssim": ssim_map.mean(axis=(1, 2))}
+    return {"L1": l1, "L2": l2, "PSNR": psnr, "SSIM": ssim_map.mean(axis=(1, 2))}
 
 
 def protocol_metrics(protocol: str, pred, target, **options) -> dict[str, np.ndarray]:
@@ -241,7 +314,7 @@ def protocol_metrics(protocol: str, pred, target, **options) -> dict[str, np.nda
     ``batch_size``, ``device``).  ``"edgeconnect"``: :func:`edgeconnect_metrics` (gray;
     EdgeConnect's relative "MAE" as l1, gray MSE as l2; uniform 51x51 SSIM); it has no
     LPIPS and ignores ``options``.  Inputs: uint8 (N, H, W, 3); output: float64 arrays (N,)
-    keyed by metric.
+    keyed by :data:`METRIC_TABLE` name.
     """
     if protocol == "rwgan":
         return pixel_metrics(pred, target, **options)

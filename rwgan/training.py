@@ -331,7 +331,7 @@ class Trainer:
         hole = (1 - mask).expand_as(image)
         hole_l1 = ((output - image).abs() * hole).sum() / 2 / hole.sum().clamp(min=1)
         scores = pixel_metrics(tensor_to_image(output), tensor_to_image(image), lpips=lpips, device=self.device)
-        return {"hole_l1": float(hole_l1), "psnr": float(scores["psnr"].mean()), "lpips": float(scores["lpips"].mean())}
+        return {"hole_l1": float(hole_l1), "psnr": float(scores["PSNR"].mean()), "lpips": float(scores["LPIPS"].mean())}
 
     @torch.no_grad()
     def sample_grid(self, image: Tensor, mask: Tensor) -> np.ndarray:

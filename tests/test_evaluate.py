@@ -28,7 +28,8 @@ from rwgan.evaluation import (
     summarize,
 )
 from rwgan.inference import save_model
-from rwgan.metrics import pixel_metrics
+from rwgan.metrics import edgeconnect_metrics, pixel_metrics
+from rwgan.uncertainty import bootstrap_interval
 from rwgan.models import region_wise_generator
 
 SIZE = 64
@@ -131,13 +132,16 @@ def test_classical_method_end_to_end(workspace):
     summary = pd.read_csv(out / "summary.csv", dtype={"bin": str})
     timing = json.loads((out / "timing.json").read_text())
 
-    # Schema: exact columns; only the requested metrics; telea is not in extra_sets -> contiguous only.
+    # Schema: exact columns; only the requested metrics, under both protocols; telea is not in
+    # extra_sets -> contiguous only.
     assert tuple(per_image.columns) == PER_IMAGE_COLUMNS
     assert tuple(summary.columns) == SUMMARY_COLUMNS
-    assert len(per_image) == 4 and set(per_image["set"]) == {"contiguous"}
-    assert set(summary["metric"]) == {"L1e-3", "L2e-3", "PSNR", "SSIM"}
+    assert list(per_image["protocol"]) == ["rwgan"] * 4 + ["edgeconnect"] * 4
+    assert set(per_image["set"]) == {"contiguous"}
+    assert set(summary["metric"]) == {"L1", "L2", "PSNR", "SSIM"}
     assert per_image["LPIPS"].isna().all()
-    assert list(summary.groupby(["mask_type", "bin"]).size()) == [4, 4]
+    assert list(summary.groupby(["mask_type", "bin"]).size()) == [8, 8]
+    assert list(summary.groupby("protocol", sort=False).size().items()) == [("rwgan", 8), ("edgeconnect", 8)]
     assert (summary[["dataset", "method"]] == [DATASET, "telea"]).all().all()
     assert set(timing) == {"seconds_per_image", "device", "hardware", "parameters", "n_images_timed"}
     assert timing["device"] == "cpu" and timing["parameters"] == 0 and timing["n_images_timed"] == 2
@@ -153,22 +157,29 @@ def test_classical_method_end_to_end(workspace):
     assert np.array_equal(composites[~holes], truths[~holes])
     assert not np.array_equal(composites[holes], truths[holes])
 
-    # per_image.csv equals the metrics recomputed from the saved composites, in pairing order;
-    # l1 and l2 also by hand.
-    assert list(per_image["mask"]) == [p.mask.name for p in pairs]
-    assert list(per_image["image"]) == [p.image.name for p in pairs]
-    recomputed = pixel_metrics(composites, truths)
-    for name in PIXEL_METRICS:
-        np.testing.assert_allclose(per_image[name], recomputed[name.lower()], rtol=1e-12)
+    # per_image.csv equals each protocol's metrics recomputed from the saved composites, in
+    # pairing order; rwgan's l1 and l2 also by hand.
+    for protocol, function in (("rwgan", pixel_metrics), ("edgeconnect", edgeconnect_metrics)):
+        rows = per_image[per_image["protocol"] == protocol]
+        assert list(rows["mask"]) == [p.mask.name for p in pairs]
+        assert list(rows["image"]) == [p.image.name for p in pairs]
+        recomputed = function(composites, truths)
+        for name in PIXEL_METRICS:
+            np.testing.assert_allclose(rows[name], recomputed[name], rtol=1e-12)
+    rwgan = per_image[per_image["protocol"] == "rwgan"]
     diff = composites.astype(float) - truths.astype(float)
-    np.testing.assert_allclose(per_image["L1"], np.abs(diff).mean(axis=(1, 2, 3)) / 255, rtol=1e-12)
-    np.testing.assert_allclose(per_image["L2"], (diff**2).mean(axis=(1, 2, 3)) / 255**2, rtol=1e-12)
+    np.testing.assert_allclose(rwgan["L1"], np.abs(diff).mean(axis=(1, 2, 3)) / 255, rtol=1e-12)
+    np.testing.assert_allclose(rwgan["L2"], (diff**2).mean(axis=(1, 2, 3)) / 255**2, rtol=1e-12)
 
-    # summary.csv: bin means, l1 and l2 x 1e3, n = images in the bin.
-    l1 = summary[summary["metric"] == "L1e-3"].set_index("bin")
-    for label in BINS:
-        np.testing.assert_allclose(l1.loc[label, "value"], per_image[per_image["bin"] == label]["L1"].mean() * 1e3)
-        assert l1.loc[label, "n"] == 2
+    # summary.csv: bin means as computed (the display scale is the tables'), n = images in the
+    # bin, the seeded bootstrap interval of the mean, per protocol.
+    for protocol in ("rwgan", "edgeconnect"):
+        l1 = summary[(summary["metric"] == "L1") & (summary["protocol"] == protocol)].set_index("bin")
+        for label in BINS:
+            values = per_image[(per_image["bin"] == label) & (per_image["protocol"] == protocol)]["L1"]
+            np.testing.assert_allclose(l1.loc[label, "value"], values.mean(), rtol=1e-15)
+            assert l1.loc[label, "n"] == 2 and l1.loc[label, "reliable"]
+            assert (l1.loc[label, "ci95_low"], l1.loc[label, "ci95_high"]) == pytest.approx(bootstrap_interval(values))
 
 
 def _save_random_full_model(path: Path) -> None:
@@ -183,6 +194,7 @@ def test_trained_model_and_its_first_stage_from_the_same_checkpoint(workspace):
         stage.main(["--profile", PROFILE, "--dataset", DATASET, "--method", method])
     full, ic1 = (pd.read_csv(_out(m) / "per_image.csv", dtype={"bin": str}) for m in ("full", "ic1"))
     # full is listed under extra_sets.regular, ic1 is not.
+    full, ic1 = (frame[frame["protocol"] == "rwgan"] for frame in (full, ic1))
     assert list(full["set"]) == ["contiguous"] * 4 + ["regular"] and list(ic1["set"]) == ["contiguous"] * 4
     for method in ("full", "ic1"):
         timing = json.loads((_out(method) / "timing.json").read_text())
@@ -197,7 +209,14 @@ def test_trained_model_and_its_first_stage_from_the_same_checkpoint(workspace):
     assert np.array_equal(coarse[~holes[:4]], truths[:4][~holes[:4]])
     assert not np.array_equal(coarse, finals[:4])  # I_c1 is not I_c2
     summary = pd.read_csv(_out("full") / "summary.csv", dtype={"bin": str})
-    assert set(summary[summary["mask_type"] == "regular"]["metric"]) == {"L1e-3", "L2e-3", "PSNR", "SSIM"}
+    assert set(summary[summary["mask_type"] == "regular"]["metric"]) == {"L1", "L2", "PSNR", "SSIM"}
+
+    # An evaluation is re-scored from its saved composites alone: no checkpoint, no inference.
+    scores = {name: (_out("full") / name).read_bytes() for name in ("per_image.csv", "summary.csv", "timing.json")}
+    (Path("work") / PROFILE / "runs" / DATASET / "mixed" / "full" / "model.pt").unlink()
+    (_out("full") / "summary.csv").write_text("an older format\n")
+    stage.main(["--profile", PROFILE, "--dataset", DATASET, "--method", "full", "--rescore"])
+    assert {name: (_out("full") / name).read_bytes() for name in scores} == scores
 
 
 def test_rescore_recomputes_identical_scores_and_resume_reuses_composites(workspace):
@@ -244,9 +263,12 @@ def test_lpips_per_image_fid_per_bin_and_kid_only_where_the_bin_allows(workspace
     out = _out("navier_stokes")
     summary = pd.read_csv(out / "summary.csv", dtype={"bin": str})
     per_image = pd.read_csv(out / "per_image.csv", dtype={"bin": str})
-    assert per_image["LPIPS"].notna().all() and (per_image["LPIPS"] > 0).all()
+    assert per_image["LPIPS"].isna().tolist() == [False] * 4 + [True] * 4  # LPIPS is rwgan's only
+    per_image = per_image[per_image["protocol"] == "rwgan"]
+    assert (per_image["LPIPS"] > 0).all()
     fid = summary[summary["metric"] == "FID"].set_index("bin")
     assert list(fid.index) == list(BINS) and (fid["n"] == 2).all()
+    assert (fid["protocol"] == "rwgan").all() and not fid["reliable"].any() and fid["ci95_low"].isna().all()
     for label in BINS:
         in_bin = per_image[per_image["bin"] == label]
         folder = out / "composites" / "contiguous" / label
@@ -268,22 +290,31 @@ def test_lpips_per_image_fid_per_bin_and_kid_only_where_the_bin_allows(workspace
 # ----------------------------------------------------------------------------- library units
 def test_summary_leaves_out_what_was_not_computed():
     per_image = pd.DataFrame({
-        "set": ["contiguous"] * 3, "bin": ["0-10%", "0-10%", "10-20%"], "mask": ["a", "b", "c"],
-        "image": ["x", "y", "x"], "L1": [0.01, 0.03, 0.5], "L2": [1e-4, 3e-4, 0.25],
-        "PSNR": [40.0, 35.0, 6.0], "SSIM": [0.9, 0.8, 0.1], "LPIPS": [math.nan, 0.2, math.nan],
+        "protocol": ["rwgan"] * 3 + ["edgeconnect"] * 3,
+        "set": ["contiguous"] * 6, "bin": ["0-10%", "0-10%", "10-20%"] * 2, "mask": ["a", "b", "c"] * 2,
+        "image": ["x", "y", "x"] * 2, "L1": [0.01, 0.03, 0.5, 0.02, 0.04, 0.6], "L2": [1e-4, 3e-4, 0.25] * 2,
+        "PSNR": [40.0, 35.0, 6.0] * 2, "SSIM": [0.9, 0.8, 0.1] * 2, "LPIPS": [math.nan, 0.2, math.nan] + [math.nan] * 3,
     })
     per_bin = pd.DataFrame({"set": ["contiguous"] * 2, "bin": ["0-10%", "10-20%"], "FID": [12.5, math.nan],
                             "KID": [math.nan, math.nan], "n": [2, 1]})
     summary = summarize(per_image, per_bin, "toy", "telea")
-    rows = {(r.bin, r.metric): (r.value, r.n) for r in summary.itertuples()}
-    assert rows[("0-10%", "L1e-3")] == pytest.approx((20.0, 2))
-    assert rows[("0-10%", "L2e-3")] == pytest.approx((0.2, 2))
-    assert rows[("0-10%", "PSNR")] == pytest.approx((37.5, 2))
-    assert rows[("0-10%", "LPIPS")] == pytest.approx((0.2, 1))
-    assert rows[("0-10%", "FID")] == pytest.approx((12.5, 2))
-    assert set(rows) == {(b, m) for b in ("0-10%", "10-20%") for m in ("L1e-3", "L2e-3", "PSNR", "SSIM")} | {
-        ("0-10%", "LPIPS"), ("0-10%", "FID")}
+    rows = {(r.protocol, r.bin, r.metric): (r.value, r.n, r.ci95_low, r.ci95_high) for r in summary.itertuples()}
+    reliable = {(r.protocol, r.bin, r.metric): bool(r.reliable) for r in summary.itertuples()}
+    # Two values: the bootstrap means are v1, (v1 + v2) / 2, v2; the 95% interval is (v1, v2).
+    assert rows[("rwgan", "0-10%", "L1")] == pytest.approx((0.02, 2, 0.01, 0.03))
+    assert rows[("edgeconnect", "0-10%", "L1")] == pytest.approx((0.03, 2, 0.02, 0.04))
+    assert rows[("rwgan", "0-10%", "L2")] == pytest.approx((2e-4, 2, 1e-4, 3e-4))
+    assert rows[("rwgan", "0-10%", "PSNR")] == pytest.approx((37.5, 2, 35.0, 40.0))
+    assert rows[("rwgan", "0-10%", "LPIPS")] == pytest.approx((0.2, 1, 0.2, 0.2))  # one value: (v, v)
+    assert rows[("rwgan", "10-20%", "L1")] == pytest.approx((0.5, 1, 0.5, 0.5))
+    fid = rows[("rwgan", "0-10%", "FID")]
+    assert fid[:2] == (12.5, 2) and math.isnan(fid[2]) and math.isnan(fid[3])
+    assert not reliable[("rwgan", "0-10%", "FID")]  # 2 images < 2049
+    assert all(reliable[key] for key in reliable if key[2] != "FID")
+    pixel = {(p, b, m) for p in ("rwgan", "edgeconnect") for b in ("0-10%", "10-20%") for m in ("L1", "L2", "PSNR", "SSIM")}
+    assert set(rows) == pixel | {("rwgan", "0-10%", "LPIPS"), ("rwgan", "0-10%", "FID")}
     assert tuple(summary.columns) == SUMMARY_COLUMNS and (summary["mask_type"] == "contiguous").all()
+    assert (summary[["dataset", "method"]] == ["toy", "telea"]).all().all()
 
 
 def test_a_method_that_changes_known_pixels_is_refused(workspace):

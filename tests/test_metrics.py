@@ -59,18 +59,18 @@ def _skimage_metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarr
     psnr = [peak_signal_noise_ratio(t, p, data_range=255) for p, t in zip(pred, target)]
     l2 = [mean_squared_error(t, p) / 255**2 for p, t in zip(pred, target)]
     l1 = [np.abs(p.astype(float) - t).mean() / 255 for p, t in zip(pred, target)]
-    return {"l1": np.array(l1), "l2": np.array(l2), "psnr": np.array(psnr), "ssim": np.array(ssim)}
+    return {"L1": np.array(l1), "L2": np.array(l2), "PSNR": np.array(psnr), "SSIM": np.array(ssim)}
 
 
 def _assert_matches_skimage(pred: np.ndarray, target: np.ndarray, ssim_atol: float = 1e-4, **kwargs):
     ours, reference = pixel_metrics(pred, target, **kwargs), _skimage_metrics(pred, target)
-    assert set(ours) == {"l1", "l2", "psnr", "ssim"}
+    assert set(ours) == {"L1", "L2", "PSNR", "SSIM"}
     for name in ours:
         assert ours[name].shape == (len(pred),) and ours[name].dtype == np.float64
-    np.testing.assert_allclose(ours["l1"], reference["l1"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ours["l2"], reference["l2"], rtol=0, atol=1e-12)
-    np.testing.assert_allclose(ours["psnr"], reference["psnr"], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(ours["ssim"], reference["ssim"], rtol=0, atol=ssim_atol)
+    np.testing.assert_allclose(ours["L1"], reference["L1"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours["L2"], reference["L2"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ours["PSNR"], reference["PSNR"], rtol=0, atol=1e-9)
+    np.testing.assert_allclose(ours["SSIM"], reference["SSIM"], rtol=0, atol=ssim_atol)
 
 
 # --- l1, l2, PSNR, SSIM ------------------------------------------------------------------------
@@ -83,9 +83,9 @@ def test_hand_computed_l1_l2_psnr():
     target[0, 7, 2, 0] = 51
     values = 12 * 12 * 3
     result = pixel_metrics(pred, target)
-    assert result["l1"][0] == pytest.approx((1 + 0.2) / values, rel=1e-15)
-    assert result["l2"][0] == pytest.approx((1 + 0.04) / values, rel=1e-15)
-    assert result["psnr"][0] == pytest.approx(10 * math.log10(values / 1.04), rel=1e-15)
+    assert result["L1"][0] == pytest.approx((1 + 0.2) / values, rel=1e-15)
+    assert result["L2"][0] == pytest.approx((1 + 0.04) / values, rel=1e-15)
+    assert result["PSNR"][0] == pytest.approx(10 * math.log10(values / 1.04), rel=1e-15)
 
 
 def test_matches_skimage_on_random_images():
@@ -113,15 +113,15 @@ def test_matches_skimage_on_real_faces(faces):
 def test_identical_images():
     image = np.random.default_rng(2).integers(0, 256, (2, 16, 20, 3), dtype=np.uint8)
     result = pixel_metrics(image, torch.from_numpy(image))
-    np.testing.assert_array_equal(result["l1"], 0)
-    np.testing.assert_array_equal(result["l2"], 0)
-    np.testing.assert_allclose(result["ssim"], 1, atol=1e-6)
+    np.testing.assert_array_equal(result["L1"], 0)
+    np.testing.assert_array_equal(result["L2"], 0)
+    np.testing.assert_allclose(result["SSIM"], 1, atol=1e-6)
     # The documented finite bound: the PSNR of a single channel value off by one.
     bound = 10 * math.log10(255**2 * 16 * 20 * 3)
-    np.testing.assert_allclose(result["psnr"], bound, rtol=1e-15)
+    np.testing.assert_allclose(result["PSNR"], bound, rtol=1e-15)
     off_by_one = image.copy()
     off_by_one[0, 0, 0, 0] ^= 1
-    assert pixel_metrics(off_by_one[:1], image[:1])["psnr"][0] == pytest.approx(bound, rel=1e-15)
+    assert pixel_metrics(off_by_one[:1], image[:1])["PSNR"][0] == pytest.approx(bound, rel=1e-15)
 
 
 @pytest.mark.parametrize(
@@ -208,7 +208,7 @@ def test_lpips_equals_the_official_package(faces, lpips_vgg):
 def test_lpips_zero_for_identical_and_grows_with_noise(faces, lpips_vgg):
     images = faces[:2, ::2, ::2]
     result = [
-        pixel_metrics(_add_noise(images, sigma) if sigma else images, images, lpips=lpips_vgg)["lpips"]
+        pixel_metrics(_add_noise(images, sigma) if sigma else images, images, lpips=lpips_vgg)["LPIPS"]
         for sigma in (0, 5, 15, 40)
     ]
     np.testing.assert_array_equal(result[0], 0)

@@ -20,13 +20,13 @@ CELEBA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "celeb
 def _edgeconnect_by_skimage(pred: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
     """EdgeConnect's scripts/metrics.py, one image at a time, with scikit-image's own functions
     (in float64; EdgeConnect cast to float32)."""
-    values = {"l1": [], "l2": [], "psnr": [], "ssim": []}
+    values = {"L1": [], "L2": [], "PSNR": [], "SSIM": []}
     for p, t in zip(pred, target):
         gray_true, gray_pred = rgb2gray(t / 255.0), rgb2gray(p / 255.0)
-        values["ssim"].append(structural_similarity(gray_true, gray_pred, win_size=51, data_range=1))
-        values["psnr"].append(peak_signal_noise_ratio(gray_true, gray_pred, data_range=1))
-        values["l1"].append(np.sum(np.abs(gray_true - gray_pred)) / np.sum(gray_true + gray_pred))
-        values["l2"].append(mean_squared_error(gray_true, gray_pred))
+        values["SSIM"].append(structural_similarity(gray_true, gray_pred, win_size=51, data_range=1))
+        values["PSNR"].append(peak_signal_noise_ratio(gray_true, gray_pred, data_range=1))
+        values["L1"].append(np.sum(np.abs(gray_true - gray_pred)) / np.sum(gray_true + gray_pred))
+        values["L2"].append(mean_squared_error(gray_true, gray_pred))
     return {name: np.array(v) for name, v in values.items()}
 
 
@@ -61,9 +61,9 @@ def test_edgeconnect_mae_is_relative_by_hand():
     target = np.full((1, 51, 51, 3), 102, np.uint8)  # gray 0.4 (the weights sum to 1)
     pred = np.full((1, 51, 51, 3), 153, np.uint8)  # gray 0.6
     result = edgeconnect_metrics(pred, target)
-    assert result["l1"][0] == pytest.approx(0.2 / 1.0, rel=1e-12)  # |0.6 - 0.4| / (0.6 + 0.4)
-    assert result["l2"][0] == pytest.approx(0.04, rel=1e-12)
-    assert result["psnr"][0] == pytest.approx(10 * math.log10(1 / 0.04), rel=1e-12)
+    assert result["L1"][0] == pytest.approx(0.2 / 1.0, rel=1e-12)  # |0.6 - 0.4| / (0.6 + 0.4)
+    assert result["L2"][0] == pytest.approx(0.04, rel=1e-12)
+    assert result["PSNR"][0] == pytest.approx(10 * math.log10(1 / 0.04), rel=1e-12)
 
 
 def test_identical_images_get_the_documented_psnr_bound():
@@ -71,11 +71,11 @@ def test_identical_images_get_the_documented_psnr_bound():
     image = rng.integers(0, 256, (2, 52, 60, 3), dtype=np.uint8)
     result = edgeconnect_metrics(image, image)
     bound = 10 * math.log10(52 * 60 / (1e-4 / 255) ** 2)
-    np.testing.assert_allclose(result["psnr"], bound, rtol=1e-12)
-    np.testing.assert_array_equal(result["l1"], 0)
-    np.testing.assert_allclose(result["ssim"], 1, rtol=1e-12)
+    np.testing.assert_allclose(result["PSNR"], bound, rtol=1e-12)
+    np.testing.assert_array_equal(result["L1"], 0)
+    np.testing.assert_allclose(result["SSIM"], 1, rtol=1e-12)
     black = np.zeros((1, 51, 51, 3), np.uint8)
-    assert edgeconnect_metrics(black, black)["l1"][0] == 0  # 0 / 0 is defined as 0
+    assert edgeconnect_metrics(black, black)["L1"][0] == 0  # 0 / 0 is defined as 0
     # The bound is the PSNR of the smallest gray difference two 8-bit pixels can have:
     # 0.2125 r + 0.7154 g + 0.0721 b = 1e-4 for (r, g, b) = (44, -17, 39) levels.
     assert 2125 * 44 + 7154 * -17 + 721 * 39 == 1
@@ -83,19 +83,19 @@ def test_identical_images_get_the_documented_psnr_bound():
     pred[0, 0, 0] = [44, 0, 39]
     target = image[:1].copy()
     target[0, 0, 0] = [0, 17, 0]
-    assert edgeconnect_metrics(pred, target)["psnr"][0] == pytest.approx(bound, rel=1e-9)
+    assert edgeconnect_metrics(pred, target)["PSNR"][0] == pytest.approx(bound, rel=1e-9)
 
 
 def test_protocols_by_name():
     rng = np.random.default_rng(4)
     target = rng.integers(0, 256, (2, 56, 56, 3), dtype=np.uint8)
     pred = _noisy(target, 10, 5)
-    assert PROTOCOLS == ("rwgan", "edgeconnect")
+    assert tuple(PROTOCOLS) == ("rwgan", "edgeconnect")
     for protocol, function in (("rwgan", pixel_metrics), ("edgeconnect", edgeconnect_metrics)):
         ours, direct = protocol_metrics(protocol, pred, target), function(pred, target)
         assert all(np.array_equal(ours[name], direct[name]) for name in direct)
     # The two protocols measure different things: gray relative MAE vs RGB mean error.
-    assert not np.allclose(protocol_metrics("rwgan", pred, target)["l1"], protocol_metrics("edgeconnect", pred, target)["l1"])
+    assert not np.allclose(protocol_metrics("rwgan", pred, target)["L1"], protocol_metrics("edgeconnect", pred, target)["L1"])
     with pytest.raises(RwganError, match=r"protocol: unknown 'paper' \(expected one of rwgan, edgeconnect\)"):
         protocol_metrics("paper", pred, target)
     with pytest.raises(RwganError, match=r"images of 50x51 are smaller than the edgeconnect protocol's 51x51 SSIM window"):

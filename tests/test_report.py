@@ -10,16 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import PARAMS_FILE
+from conftest import PARAMS_FILE, ROOT
 from pipeline import config, report, tables
 from rwgan import io
 from rwgan.errors import RwganError
 
 DATA = Path(__file__).parent / "data" / "report"
-SHARED_PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
-needs_paper = pytest.mark.skipif(
-    not (SHARED_PAPER / "paper_tables_I_II.csv").is_file(), reason=f"paper tables not found at {SHARED_PAPER}"
-)
+PAPER = ROOT / "reference" / "paper"  # params report.paper_dir
 TABLE_FILES = ("table_I_contiguous", "table_II_discontiguous", "table_III_ablation", "table_IV_complexity")
 
 
@@ -37,8 +34,9 @@ def fixture_report_params() -> dict:
     return section
 
 
-def fixture_tables() -> dict[str, tables.Table]:
-    section = fixture_report_params()
+def fixture_tables(**switches) -> dict[str, tables.Table]:
+    """The fixture's tables; ``switches`` override params ``report`` keys (protocol, intervals)."""
+    section = {**fixture_report_params(), **switches}
     built = report.build_tables(
         section, tables.read_results(DATA / "eval"), tables.read_paper(DATA / "paper"), report.display_from(section), 64
     )
@@ -79,15 +77,101 @@ def test_cells_read_ours_then_paper_and_missing_is_never_zero():
         assert "0.00 " not in rendered and " 0 " not in rendered
 
 
+# ------------------------------------------------------------------------------ protocol, intervals, FID flags
+def test_tables_use_the_papers_protocol_by_default_and_say_so():
+    assert fixture_report_params()["protocol"] == "edgeconnect"  # params.yaml's default
+    default, switched = fixture_tables()["table_II_discontiguous"], fixture_tables(protocol="rwgan")["table_II_discontiguous"]
+    # The fixture's embedded/full PSNR is 32.75 under edgeconnect and 33.75 under rwgan.
+    assert cell_of(default, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "32.75 (n/a)"
+    assert cell_of(switched, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "33.75 (n/a)"
+    # SSIM has no rwgan rows in the fixture: missing under rwgan, never taken from edgeconnect's.
+    assert cell_of(switched, ("SSIM ↑", "0-10%"), "Embedded (demo): Ours") == "-- (n/a)"
+    # FID has one definition (RGB, stored under rwgan): the same under either protocol.
+    assert cell_of(default, ("FID ↓", "0-10%"), "Embedded (demo): Ours") == cell_of(
+        switched, ("FID ↓", "0-10%"), "Embedded (demo): Ours") == "10.50† (n/a)"
+    for table, protocol in ((default, "edgeconnect"), (switched, "rwgan")):
+        assert table.caption.endswith(f", {protocol} protocol")
+        assert tables.protocol_note(protocol) in table.notes
+    assert "gray (skimage rgb2gray)" in tables.protocol_note("edgeconnect")
+    assert "EdgeConnect has no l2" in tables.protocol_note("edgeconnect")
+
+
+def test_the_report_shows_both_protocols():
+    for primary, other in (("edgeconnect", "rwgan"), ("rwgan", "edgeconnect")):
+        built = fixture_tables(protocol=primary)
+        assert list(built)[:4] == list(TABLE_FILES)
+        assert list(built)[4:] == [f"{name}_{other}" for name in TABLE_FILES[:3]]
+        companion = built[f"table_II_discontiguous_{other}"]
+        assert companion.number == "II" and companion.caption.endswith(f", {other} protocol")
+        expected = "33.75 (n/a)" if other == "rwgan" else "32.75 (n/a)"
+        assert cell_of(companion, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == expected
+        assert built[f"table_III_ablation_{other}"].caption.endswith(f", {other} protocol")
+
+
+def test_intervals_show_when_asked():
+    plain, with_intervals = fixture_tables()["table_I_contiguous"], fixture_tables(intervals=True)["table_I_contiguous"]
+    assert cell_of(plain, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "31.25 (n/a)"
+    assert cell_of(with_intervals, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "31.25 [30.75, 31.75] (n/a)"
+    assert cell_of(with_intervals, ("SSIM ↑", "10-20%"), "Embedded (demo): Ours") == "0.901 [0.891, 0.911] (n/a)"
+    # FID has no interval; its flag stays.
+    assert cell_of(with_intervals, ("FID ↓", "0-10%"), "Embedded (demo): Ours") == "12.50† (n/a)"
+    assert tables.INTERVAL_NOTE in with_intervals.notes and tables.INTERVAL_NOTE not in plain.notes
+    assert "bootstrap 95% interval" in tables.INTERVAL_NOTE and "1,000 resamples, seed 0" in tables.INTERVAL_NOTE
+    # Table III averages the two mask types' interval ends: PSNR (30.75 + 32.25) / 2, (31.75 + 33.25) / 2.
+    ablation = fixture_tables(intervals=True)["table_III_ablation"]
+    assert cell_of(ablation, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "32.00 [31.50, 32.50] (n/a)"
+    for ext in ("md", "tex", "csv"):
+        assert "[30.75, 31.75]" in tables.RENDERERS[ext](with_intervals)
+
+
+def test_fid_below_the_threshold_is_flagged_and_its_backend_named():
+    table = fixture_tables()["table_I_contiguous"]
+    assert cell_of(table, ("FID ↓", "10-20%"), "Embedded (demo): Ours") == "20.12† (n/a)"  # 4 images
+    assert cell_of(table, ("PSNR ↑", "10-20%"), "Embedded (demo): Ours") == "27.50 (n/a)"  # a mean: not flagged
+    assert tables.RELIABILITY_NOTE in table.notes
+    assert "FID over fewer than 2,049 images or KID over fewer than 1,000 images" in tables.RELIABILITY_NOTE
+    assert "torch-fidelity's TF-Inception features" in tables.RELIABILITY_NOTE
+    assert "$^\\dagger$ (n/a)" in tables.to_latex(table)
+    # A table without FID or KID rows needs no flag note.
+    section = {**fixture_report_params(), "metrics": ["PSNR"]}
+    built = report.build_tables(section, tables.read_results(DATA / "eval"), tables.read_paper(DATA / "paper"),
+                                report.display_from(section), 64)
+    assert tables.RELIABILITY_NOTE not in built[0].notes
+
+
 def test_latex_escapes_specials():
     assert tables.latex_escape("w/o L_a 10-20% ↑") == r"w/o L\_a 10-20\% $\uparrow$"
 
 
+def test_curves_draw_intervals_as_bands_under_the_tables_protocol():
+    from matplotlib.collections import PolyCollection
+
+    from pipeline import figures
+
+    def curves(protocol):
+        display = report.display_from({**fixture_report_params(), "protocol": protocol})
+        return figures.curves_plot(
+            title="t", results=tables.read_results(DATA / "eval"), paper=tables.read_paper(DATA / "paper"),
+            dataset="embedded", mask_types=["contiguous"], metrics=["PSNR", "FID"], methods=["full"],
+            bins=["0-10%", "10-20%"], display=display,
+        )
+
+    psnr, fid = curves("edgeconnect").axes
+    assert list(psnr.lines[0].get_ydata()) == [31.25, 27.5]
+    (band,) = [c for c in psnr.collections if isinstance(c, PolyCollection)]
+    heights = {round(float(y), 4) for y in band.get_paths()[0].vertices[:, 1]}
+    assert heights == {30.75, 31.75, 27.0, 28.0}
+    assert not [c for c in fid.collections if isinstance(c, PolyCollection)]  # FID: no interval
+    assert fid.lines[0].get_markerfacecolor() == "none"  # 4 images: flagged, hollow markers
+    psnr, _ = curves("rwgan").axes
+    assert list(psnr.lines[0].get_ydata()) == [32.25, 28.5]  # rwgan's rows; they have no interval
+    assert not [c for c in psnr.collections if isinstance(c, PolyCollection)]
+
+
 # ------------------------------------------------------------------------------ the paper's numbers
-@needs_paper
 def test_paper_values_join_by_display_name():
     section = copy.deepcopy(config.load("demo", PARAMS_FILE)["report"])
-    paper = tables.read_paper(SHARED_PAPER)
+    paper = tables.read_paper(PAPER)
     built = {
         t.filename: t
         for t in report.build_tables(section, tables.Results(), paper, report.display_from(section), 256)
@@ -116,7 +200,7 @@ def test_ablation_averages_the_two_mask_types_by_hand():
     table = fixture_tables()["table_III_ablation"]
     assert cell_of(table, ("PSNR ↑", "0-10%"), "Embedded (demo): Ours") == "32.00 (n/a)"  # (31.25 + 32.75) / 2
     assert cell_of(table, ("SSIM ↑", "0-10%"), "Embedded (demo): Ours") == "0.956 (n/a)"  # (0.9514 + 0.9612) / 2
-    assert cell_of(table, ("FID ↓", "0-10%"), "Embedded (demo): Ours") == "11.50 (n/a)"  # (12.5 + 10.5) / 2
+    assert cell_of(table, ("FID ↓", "0-10%"), "Embedded (demo): Ours") == "11.50† (n/a)"  # (12.5 + 10.5) / 2, 4 images
     # One of the two mask types missing: no average over the other alone.
     assert cell_of(table, ("FID ↓", "10-20%"), "Embedded (demo): Ours") == "-- (n/a)"
     assert cell_of(table, ("PSNR ↑", "0-10%"), "Embedded (demo): I_c1 (semantic inferring output)") == "-- (n/a)"
@@ -124,23 +208,23 @@ def test_ablation_averages_the_two_mask_types_by_hand():
     assert cell_of(table, ("SSIM ↑", "0-10%"), "CelebA-HQ: Ours") == "-- (0.971)"
 
 
-@needs_paper
 def test_ablation_average_reproduces_the_papers_table_III_from_tables_I_and_II():
     """The paper's Table III "Ours" is the mean of its Tables I and II (CelebA-HQ), to print precision."""
-    paper = tables.read_paper(SHARED_PAPER)
-    values = {
-        ("celebahq", "full", mask_type, bin_label, metric): value
+    paper = tables.read_paper(PAPER)
+    measures = {
+        ("celebahq", "full", "edgeconnect" if metric != "FID" else "rwgan", mask_type, bin_label, metric):
+            tables.Measure(value)
         for (mask_type, metric, bin_label, dataset, method), value in paper.main.items()
         if dataset == "CelebA-HQ" and method == "Ours"
     }
-    results = tables.Results(values=values, evaluated=frozenset({("celebahq", "full")}))
+    results = tables.Results(measures=measures, evaluated=frozenset({("celebahq", "full")}))
     checked = 0
     for (metric, bin_label, variant), expected in paper.ablation.items():
         if variant == "Ours":
             mean = tables.mask_type_average(
-                results, "celebahq", "full", ("contiguous", "discontiguous"), bin_label, metric
+                results, "celebahq", "full", ("contiguous", "discontiguous"), bin_label, metric, "edgeconnect"
             )
-            assert mean == pytest.approx(expected, abs=0.0051), (metric, bin_label)
+            assert mean.value == pytest.approx(expected, abs=0.0051), (metric, bin_label)
             checked += 1
     assert checked == 20
 
@@ -148,9 +232,12 @@ def test_ablation_average_reproduces_the_papers_table_III_from_tables_I_and_II()
 # ------------------------------------------------------------------------------ inputs
 def test_read_results_treats_empty_and_nan_as_absent():
     results = tables.read_results(DATA / "eval")
-    assert ("embedded", "full", "discontiguous", "10-20%", "FID") not in results.values
-    assert ("embedded", "no_adversarial", "contiguous", "0-10%", "FID") not in results.values
-    assert results.values[("embedded", "full", "contiguous", "10-20%", "FID")] == 20.125
+    assert ("embedded", "full", "rwgan", "discontiguous", "10-20%", "FID") not in results.measures
+    assert ("embedded", "no_adversarial", "rwgan", "contiguous", "0-10%", "FID") not in results.measures
+    assert results.measures[("embedded", "full", "rwgan", "contiguous", "10-20%", "FID")] == tables.Measure(
+        20.125, 4, None, None, False)
+    assert results.measures[("embedded", "full", "edgeconnect", "contiguous", "0-10%", "PSNR")] == tables.Measure(
+        31.25, 4, 30.75, 31.75, True)
     assert ("celebahq", "full") in results.evaluated and ("celebahq", "pconv") not in results.evaluated
     assert results.timings[("embedded", "full")]["parameters"] == 4706054
 
@@ -165,27 +252,42 @@ def write_summary(root: Path, dataset: str, method: str, rows: list[tuple], head
     return path
 
 
+def summary_row(metric="PSNR", value=1, dataset="embedded", protocol="edgeconnect", reliable="True") -> tuple:
+    return (protocol, dataset, "full", "contiguous", "0-10%", metric, value, 2, "", "", reliable)
+
+
 def test_bad_summary_names_the_file(tmp_path):
-    path = write_summary(tmp_path, "embedded", "full", [("embedded", "full", "contiguous", "0-10%", "PSNR", "x", 2)])
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(value="x")])
     with pytest.raises(RwganError, match=f"{path}.*'value'.*expected a number"):
         tables.read_results(tmp_path)
     path = write_summary(tmp_path, "embedded", "full", [("embedded", "full")], header=("dataset", "method"))
-    with pytest.raises(RwganError, match=f"{path}: missing columns mask_type"):
+    with pytest.raises(RwganError, match=f"{path}: missing columns protocol, mask_type"):
         tables.read_results(tmp_path)
-    path = write_summary(tmp_path, "embedded", "full", [("other", "full", "contiguous", "0-10%", "PSNR", 1, 2)])
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(dataset="other")])
     with pytest.raises(RwganError, match=f"{path}: row names dataset 'other'"):
         tables.read_results(tmp_path)
-    row = ("embedded", "full", "contiguous", "0-10%", "PSNR", 1, 2)
-    path = write_summary(tmp_path, "embedded", "full", [row, row])
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(), summary_row()])
     with pytest.raises(RwganError, match=f"{path}: duplicate row"):
+        tables.read_results(tmp_path)
+    # The old names (one metric, three spellings) and unknown protocols are refused, naming the file.
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(metric="L1e-3")])
+    with pytest.raises(RwganError, match=f"{path}: unknown metric 'L1e-3' \\(expected one of L1, L2, PSNR"):
+        tables.read_results(tmp_path)
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(protocol="paper")])
+    with pytest.raises(RwganError, match=f"{path}: unknown protocol 'paper'"):
+        tables.read_results(tmp_path)
+    path = write_summary(tmp_path, "embedded", "full", [summary_row(reliable="yes")])
+    with pytest.raises(RwganError, match=f"{path}: column 'reliable' holds 'yes'"):
         tables.read_results(tmp_path)
 
 
-def test_a_metric_without_decimals_is_named():  # the schema checks the rest of `report`
-    section = fixture_report_params()
-    section["decimals"].pop("FID")
-    with pytest.raises(RwganError, match="report.decimals has no entry for FID"):
-        report.display_from(section)
+def test_paper_tables_use_the_metric_table_names(tmp_path):
+    for name in tables.PAPER_FILES.values():
+        (tmp_path / name[0]).write_bytes((PAPER / name[0]).read_bytes())
+    text = (tmp_path / "paper_table_III.csv").read_text().replace(",L1,", ",L1e-3,")
+    (tmp_path / "paper_table_III.csv").write_text(text)
+    with pytest.raises(RwganError, match="paper_table_III.csv: unknown metric 'L1e-3'"):
+        tables.read_paper(tmp_path)
 
 
 def test_missing_paper_folder_is_an_error(tmp_path):
@@ -200,13 +302,15 @@ def test_metrics_csv_and_json_hold_every_present_value_sorted(tmp_path):
     with open(tmp_path / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert tuple(rows[0]) == tables.SUMMARY_COLUMNS
-    assert len(rows) == len(results.values) == 23  # 25 fixture rows less one empty and one NaN value
-    keys = [(r["dataset"], r["method"], r["mask_type"], r["bin"], r["metric"]) for r in rows]
-    assert keys == sorted(keys, key=lambda k: (*k[:3], tables.bin_order(k[3]), k[4]))
-    assert keys[0] == ("celebahq", "full", "contiguous", "0-10%", "PSNR")
+    assert len(rows) == len(results.measures) == 27  # 29 fixture rows less one empty and one NaN value
+    keys = [(r["protocol"], r["dataset"], r["method"], r["mask_type"], r["bin"], r["metric"]) for r in rows]
+    assert keys == sorted(keys, key=lambda k: (*k[:4], tables.bin_order(k[4]), k[5]))
+    assert keys[0] == ("edgeconnect", "celebahq", "full", "contiguous", "0-10%", "PSNR")
+    assert rows[0] == dict(zip(tables.SUMMARY_COLUMNS, keys[0] + ("33.01", "2000", "32.51", "33.51", "True")))
     nested = json.loads((tmp_path / "metrics.json").read_text())
-    assert nested["embedded"]["full"]["contiguous"]["10-20%"] == {"FID": 20.125, "PSNR": 27.5, "SSIM": 0.9012}
-    assert "FID" not in nested["embedded"]["full"]["discontiguous"]["10-20%"]
+    assert nested["embedded"]["full"]["edgeconnect"]["contiguous"]["10-20%"] == {"PSNR": 27.5, "SSIM": 0.9012}
+    assert nested["embedded"]["full"]["rwgan"]["contiguous"]["10-20%"] == {"FID": 20.125, "PSNR": 28.5}
+    assert "FID" not in nested["embedded"]["full"]["rwgan"]["discontiguous"]["10-20%"]
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     report.write_metrics(results, tmp_path)
     assert before == {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -252,7 +356,7 @@ def fake_work_tree(root: Path) -> Path:
             filled = io.read_image(pair.image).copy()
             filled[io.read_mask(pair.mask, allow_full=True)] = 40 * (1 + METHODS.index(method))
             io.save_png(composite_path(method_dir / "composites", pair), filled)
-        rows = [("embedded", method, t, b, "PSNR", 20.0 + b_i, 2)
+        rows = [("edgeconnect", "embedded", method, t, b, "PSNR", 20.0 + b_i, 2, 19.0 + b_i, 21.0 + b_i, True)
                 for t in ("contiguous", "discontiguous") for b_i, b in enumerate(sets[t])]
         write_summary(workdir / "eval", "embedded", method, rows)
     return workdir
@@ -310,6 +414,7 @@ def test_report_end_to_end_writes_decodable_figures_and_an_index(tmp_path):
     index = (reports_dir / "README.md").read_text()
     assert "# rwgan report: profile `tiny`" in index and "git commit `unknown`" in index
     assert "- Machine (each evaluation's `timing.json`): no evaluation found\n" in index
+    assert "- Tables I-III and the curves: metric protocol `edgeconnect` (params `report.protocol`), without " in index
     io.write_json(workdir / "eval" / "embedded" / "full" / "timing.json", {
         "seconds_per_image": 0.04, "device": "cpu", "hardware": "Test CPU", "parameters": 1, "n_images_timed": 8})
     report.build_report(tiny_params(tmp_path), workdir, reports_dir, root=tmp_path)

@@ -101,13 +101,12 @@ def stand_in_inception(monkeypatch):
 
 def _internal(tree, metrics: list[str]) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """rwgan's own evaluation of its Telea composites, per protocol: (per_image, summary)."""
-    scores = {}
-    for protocol in PROTOCOLS:
-        wanted = metrics if protocol == "rwgan" else PIXEL
-        per_image, per_bin = score_composites(tree["pairs"], tree["root"] / "internal", SIZE, wanted,
-                                              kid_subset_size=2, progress=False, protocol=protocol)
-        scores[protocol] = per_image, summarize(per_image, per_bin, "toy", "telea")
-    return scores
+    per_image, per_bin = score_composites(tree["pairs"], tree["root"] / "internal", SIZE, metrics,
+                                          kid_subset_size=2, progress=False)
+    summary = summarize(per_image, per_bin, "toy", "telea")
+    return {protocol: (per_image[per_image["protocol"] == protocol].reset_index(drop=True),
+                       summary[summary["protocol"] == protocol].reset_index(drop=True))
+            for protocol in PROTOCOLS}
 
 
 def _assert_same_scores(scored: Path, tree, metrics: list[str] = METRICS, atol: float = 1e-6) -> float:
@@ -159,7 +158,7 @@ def test_external_telea_scores_equal_rwgans_own_telea_evaluation(tree, stand_in_
     truths = np.stack([io.read_image(tree["test"] / name) for name in edgeconnect["image"]])
     direct = edgeconnect_metrics(composites, truths)
     for name in PIXEL:
-        np.testing.assert_allclose(edgeconnect[name], direct[name.lower()], rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(edgeconnect[name], direct[name], rtol=1e-12, atol=1e-15)
 
 
 def test_score_callable_equals_rwgans_own_evaluation(tree, stand_in_inception, tmp_path):
