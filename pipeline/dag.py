@@ -56,7 +56,7 @@ CODE = {
     "report": _COMMON
     + _NETWORKS
     + ["rwgan/classical.py", "rwgan/evaluation.py", "rwgan/masks.py", "rwgan/metrics.py", "rwgan/uncertainty.py",
-       "rwgan/variants.py", "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
+       "rwgan/training.py", "rwgan/variants.py", "pipeline/report.py", "pipeline/tables.py", "pipeline/figures.py", "pipeline/methods.py"],
 }
 
 

@@ -27,6 +27,7 @@ from rwgan import io
 from rwgan.evaluation import Pair, composite_path, evaluation_pairs
 from pipeline.tables import Display, Results, PaperReference
 from rwgan.metrics import METRIC_TABLE
+from rwgan.training import VALIDATION_LABELS
 
 MISSING_TILE = 128  # grey: the method ran on this dataset but this composite is absent
 TILE_INCHES_MIN = 1.1  # small images (64 px) are drawn at least this large so labels fit
@@ -243,7 +244,7 @@ def _stitched(runs: list[Path], name: str) -> list[dict]:
 def validation_figure(path: Path, title: str, runs: dict[str, list[Path]]) -> None:
     """Held-out hole L1, PSNR and LPIPS against the training step, one line per trained
     model (``runs``: label -> its run folders, phase 1 first)."""
-    panels = (("hole_l1", "hole L1 (lower is better)"), ("psnr", "PSNR dB (higher)"), ("lpips", "LPIPS (lower)"))
+    panels = tuple(VALIDATION_LABELS.items())
     figure = Figure(figsize=(7.5, 2.1 * len(panels)))
     axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)[:, 0]
     for label, folders in runs.items():

@@ -83,7 +83,8 @@ def test_an_external_method_is_scored_like_ours_and_shown_in_the_tables(workspac
         io.save_png(workspace / "mine" / f"{name}.png", output)
 
     telea, mine = evaluate("telea"), evaluate("mine")
-    assert len(mine) == len(telea) == 2 * len(METRICS)
+    assert len(mine) == len(telea) == 2 * 2 * len(METRICS)  # 2 bins x 2 protocols
+    assert set(mine["protocol"]) == {"rwgan", "edgeconnect"}
     np.testing.assert_allclose(mine["value"], telea["value"], rtol=0, atol=1e-6)
     assert set(mine["method"]) == {"mine"}
 
@@ -137,7 +138,7 @@ def test_the_authors_weights_are_evaluated_like_ours_and_shown_in_table_I(worksp
     assert cli.main(["import-official", "--checkpoint", str(workspace / "v8.ckpt-3500"), "--dataset", "celebahq",
                      "--mask-type", "contiguous", "--out", str(model)]) == 0
     summary = evaluate("authors_weights")
-    assert set(summary["metric"]) == {"L1e-3", "L2e-3", "PSNR", "SSIM"} and set(summary["method"]) == {"authors_weights"}
+    assert set(summary["metric"]) == {"L1", "L2", "PSNR", "SSIM"} and set(summary["method"]) == {"authors_weights"}
     out = Path(paths.eval_dir(PROFILE, DATASET, "authors_weights"))
     for pair in evaluation_pairs(Path("work") / PROFILE / "masks", ["contiguous"],
                                  io.list_images(Path("work") / PROFILE / "data" / DATASET / "test")):

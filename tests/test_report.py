@@ -523,7 +523,7 @@ def test_git_commit_is_marked_dirty_by_changes_outside_reports(tmp_path):
 
 # ------------------------------------------------------------------------------ training curves
 def test_training_figures_draw_the_runs_that_exist_and_name_the_rest(tmp_path):
-    from rwgan.training import write_losses_csv, write_validation_csv
+    from rwgan.training import VALIDATION_COLUMNS, write_step_csv
 
     params = config.load("demo", PARAMS_FILE)
     display = report.display_from(params["report"])
@@ -531,9 +531,9 @@ def test_training_figures_draw_the_runs_that_exist_and_name_the_rest(tmp_path):
     missing_label, missing = next((label, folders) for label, folders in runs.items() if len(folders) == 2)
     for label, folders in runs.items():
         for folder in folders if label != missing_label else folders[:1]:
-            write_losses_csv(folder / "losses.csv", ("loss_total", "weighted_reconstruction"),
+            write_step_csv(folder / "losses.csv", ("loss_total", "weighted_reconstruction"),
                              [{"step": s, "phase": 1, "loss_total": 2.0, "weighted_reconstruction": 1.0} for s in (1, 2)])
-            write_validation_csv(folder / "validation.csv",
+            write_step_csv(folder / "validation.csv", VALIDATION_COLUMNS,
                                  [{"step": s, "phase": 1, "hole_l1": 0.2, "psnr": 15.0, "lpips": 0.3} for s in (0, 2)])
     jobs = report.training_jobs(params, display, tmp_path)
     assert [job.entry.title.split(",")[0] for job in jobs] == [
