@@ -25,7 +25,9 @@ import torch
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 from torch_fidelity.metric_kid import kid_features_to_metric
 
+from benchmarks.harness import compare
 from rwgan.assets import fid_feature_extractor
+from rwgan.device import autocast, autocast_dtype, cpu_has_bf16
 from rwgan.errors import RwganError
 from rwgan.metrics import (
     KID_SUBSET_SIZE,
@@ -60,6 +62,58 @@ def _seconds(function, *args, **kwargs) -> float:
     start = time.perf_counter()
     function(*args, **kwargs)
     return time.perf_counter() - start
+
+
+def scoring_options(n_images: int, lpips: LPIPS, extractor: torch.nn.Module) -> dict:
+    """LPIPS and the Inception features as evaluated (fp32, channels-last), contiguous and in
+    bf16 autocast, on ``n_images`` 256x256 pairs: images/s and the largest difference from
+    the evaluated values (LPIPS: absolute; features: relative to their largest magnitude;
+    and the FID between the option's features and the evaluated ones of the same images)."""
+    pred, target = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+                    for images in _image_pairs(n_images))
+    bf16 = autocast_dtype("cpu", "bf16") if cpu_has_bf16() else None
+
+    def lpips_call(memory_format, dtype=None):
+        def call():
+            lpips.memory_format = memory_format
+            try:
+                with torch.inference_mode(), autocast("cpu", dtype):
+                    return lpips(pred, target).float()
+            finally:
+                lpips.memory_format = torch.channels_last
+        return call
+
+    calls = {"fp32+channels_last (evaluated)": lpips_call(torch.channels_last),
+             "fp32, contiguous": lpips_call(torch.contiguous_format)}
+    if bf16 is not None:
+        calls["bf16+channels_last"] = lpips_call(torch.channels_last, bf16)
+    outputs = {name: call() for name, call in calls.items()}  # also the warm-up
+    reference = outputs["fp32+channels_last (evaluated)"]
+    timings = compare(calls, 0, 1)
+    results = {"n_images": n_images,
+               "lpips": {name: {"images_per_s": n_images / timing.median_s,
+                                "max_abs_difference": float((outputs[name] - reference).abs().max())}
+                         for name, timing in timings.items()}}
+    uint8 = torch.from_numpy(_image_pairs(n_images)[0]).permute(0, 3, 1, 2)
+
+    def features_call(dtype=None):
+        def call():
+            with torch.inference_mode(), autocast("cpu", dtype):
+                return extractor(uint8.contiguous(memory_format=torch.channels_last))[0].double()
+        return call
+
+    feature_calls = {"fp32+channels_last (evaluated)": features_call()}
+    if bf16 is not None:
+        feature_calls["bf16+channels_last"] = features_call(bf16)
+    features = {name: call() for name, call in feature_calls.items()}
+    reference = features["fp32+channels_last (evaluated)"]
+    timings = compare(feature_calls, 0, 1)
+    results["inception"] = {
+        name: {"images_per_s": n_images / timing.median_s,
+               "max_relative_difference": float((features[name] - reference).abs().max() / reference.abs().max()),
+               "fid_to_fp32": fid_kid_from_features(reference.numpy(), features[name].numpy(), kid_subsets=0)["fid"]}
+        for name, timing in timings.items()}
+    return results
 
 
 def run(n_images: int) -> dict:
