@@ -83,6 +83,19 @@ def held_out_batch(folder: Path, count: int, size: int, mask_type: str, max_rati
     return {"image": image_to_tensor(images), "mask": mask_to_tensor(np.stack(holes))}
 
 
+def scheduled_steps(section: dict, model: str, train_images: int, processes: int = 1) -> tuple[int, int]:
+    """Optimiser steps of phase 1 and phase 2 of a ``model`` (``region_wise`` or ``pconv``)
+    run of params.yaml's ``train`` ``section`` on ``train_images`` images (see the module docstring)."""
+    pconv = section["pconv"]
+    epochs, caps = {
+        "region_wise": ((section["epochs_phase1"], section["epochs_phase2"]),
+                        (section["max_steps_phase1"], section["max_steps_phase2"])),
+        "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"])),
+    }[model]
+    steps_per_epoch = train_images // (section["batch_size"] * processes)
+    return tuple(e * steps_per_epoch if cap is None else min(cap, e * steps_per_epoch) for e, cap in zip(epochs, caps))
+
+
 def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase: int = 1) -> RunPlan:
     """Validate every value the run reads and build its config; :class:`RwganError` names
     the params key (or the missing input) of the first problem, before any training."""
@@ -115,13 +128,8 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
                          f"got {batch_size}")
     mask_max_ratio = float(section["mask_max_ratio"])
     lr = float(section["lr"])
-    schedules = {  # (epochs per phase, step caps per phase, learning rates, betas)
-        "region_wise": ((section["epochs_phase1"], section["epochs_phase2"]),
-                        (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]),
-        "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"]),
-                  (float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"]),
-    }
-    epochs, caps, learning_rates, betas = schedules[variant.model]
+    learning_rates, betas = {"region_wise": ((lr, lr), section["betas"]),
+                             "pconv": ((float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"])}[variant.model]
     betas = tuple(float(b) for b in betas)
     options = RunOptions(
         checkpoint_every=section["checkpoint_every"], sample_every=section["sample_every"],
@@ -138,12 +146,10 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     sampler = functools.partial(random_training_mask, size=image_size, kind=mask_type, max_ratio=mask_max_ratio)
     images = InpaintingDataset(folder, image_size, sampler, seed=seed)
     processes = int(os.environ.get("WORLD_SIZE", "1"))
-    steps_per_epoch = len(images) // (batch_size * processes)
-    if steps_per_epoch == 0:
+    if len(images) < batch_size * processes:
         raise RwganError(f"params.yaml: train.batch_size ({batch_size} x {processes} processes) must not exceed "
                          f"the {len(images)} training images in {folder}")
-    phase_steps = tuple(e * steps_per_epoch if cap is None else min(cap, e * steps_per_epoch)
-                        for e, cap in zip(epochs, caps))
+    phase_steps = scheduled_steps(section, variant.model, len(images), processes)
 
     train_config = TrainConfig(
         variant=variant, image_size=image_size, batch_size=batch_size, phase_steps=phase_steps,
