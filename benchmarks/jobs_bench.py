@@ -1,6 +1,7 @@
-"""The fixed costs of the pipeline's jobs, for the planner (:mod:`pipeline.plan`).
+"""The fixed costs of the pipeline's jobs, for the planner (:mod:`pipeline.plan`), in CPU
+seconds (user + system, all threads: the work, whatever else the machine runs).
 
-- ``stage_start_s``: wall seconds of ``python -m pipeline.<stage> --help`` for every stage of
+- ``stage_start_s``: CPU seconds of ``python -m pipeline.<stage> --help`` for every stage of
   :data:`pipeline.dag.STAGES` (the interpreter, torch and the stage's imports: what every job
   pays before it does any work; train jobs are ``pipeline.train`` for both phases);
 - ``workflow_start_s``: ``snakemake -n`` on the smoke profile (Snakemake's start, the
@@ -16,6 +17,8 @@ runs after a warm-up (classical methods: one run).
 """
 from __future__ import annotations
 
+import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -32,18 +35,22 @@ HOLE_BIN = "30-40%"
 STARTS = 2  # timed starts per stage (the first is as cold as a job's)
 
 
-def _wall_s(command: list[str], warmup: int, repeats: int) -> float:
-    def run() -> None:
+def _cpu_s(command: list[str], repeats: int) -> float:
+    """Median CPU seconds (user + system) of ``repeats`` runs of ``command``."""
+    seconds = []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run(command, cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    return measure(run, warmup, repeats).median_s
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(seconds)
 
 
 def stage_start_s(settings: Settings) -> dict[str, float]:
     from pipeline.dag import STAGES
 
     modules = {stage: "train" if stage == "pretrain" else stage for stage in STAGES}
-    return {stage: _wall_s([sys.executable, "-m", f"pipeline.{module}", "--help"], 0, STARTS)
+    return {stage: _cpu_s([sys.executable, "-m", f"pipeline.{module}", "--help"], STARTS)
             for stage, module in modules.items()}
 
 
@@ -58,7 +65,7 @@ def classical_s_per_image(settings: Settings) -> dict[str, dict[int, float]]:
                 for image, hole in zip(crops, holes):
                     inpaint_classical(image, hole, method)
 
-            results.setdefault(method, {})[size] = measure(run, 0, 1).median_s / len(crops)
+            results.setdefault(method, {})[size] = measure(run, 0, 1).cpu_s / len(crops)
     return results
 
 
@@ -69,15 +76,15 @@ def prepare_s_per_image(settings: Settings) -> float:
         for path in paths:
             resize_image(io.read_image(path), 256)
 
-    return measure(run, settings.warmup, settings.repeats).median_s / len(paths)
+    return measure(run, settings.warmup, settings.repeats).cpu_s / len(paths)
 
 
 def run(settings: Settings) -> dict:
     start = time.perf_counter()
     results = {
         "stage_start_s": stage_start_s(settings),
-        "workflow_start_s": _wall_s([sys.executable, "-m", "snakemake", "-n", "--quiet", "--config", "profile=smoke"],
-                                    0, 1),
+        "workflow_start_s": _cpu_s([sys.executable, "-m", "snakemake", "-n", "--quiet", "--config", "profile=smoke"],
+                                   1),
         "classical_s_per_image": classical_s_per_image(settings),
         "classical_images": settings.classical_images,
         "prepare_s_per_image": prepare_s_per_image(settings),

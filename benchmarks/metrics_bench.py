@@ -14,7 +14,9 @@ LPIPS and the Inception features need the pretrained weights (``rwgan fetch-weig
 without them their entries are replaced by a ``*_skipped`` reason.  The content of the
 images does not change the cost of any of these metrics, so random images stand in for
 composites.  Other work on the machine slows every number, torch's multi-threaded
-kernels most (the suite records the load average).
+kernels most (the suite records the load average); the ``*_cpu_s_per_image`` figures (this
+process's CPU seconds, all threads) are the work itself, which the planner
+(:mod:`pipeline.plan`) uses.
 """
 from __future__ import annotations
 
@@ -59,9 +61,14 @@ def _skimage_loop(pred: np.ndarray, target: np.ndarray) -> None:
 
 
 def _seconds(function, *args, **kwargs) -> float:
-    start = time.perf_counter()
+    return _wall_and_cpu_seconds(function, *args, **kwargs)[0]
+
+
+def _wall_and_cpu_seconds(function, *args, **kwargs) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds (all threads) of one call."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     function(*args, **kwargs)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def scoring_options(n_images: int, lpips: LPIPS, extractor: torch.nn.Module) -> dict:
@@ -122,7 +129,7 @@ def run(n_images: int) -> dict:
         raise RwganError(f"n_images: expected at least 2 images (FID needs 2), got {n_images}")
     pred, target = _image_pairs(n_images)
     pixel_metrics(pred[:2], target[:2])  # warm-up: first-call allocations
-    batched = _seconds(pixel_metrics, pred, target)
+    batched, batched_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # scikit-image runs on one core: compare like with like too
     try:
@@ -135,6 +142,7 @@ def run(n_images: int) -> dict:
         "image_size": IMAGE_SIZE,
         "torch_threads": threads,
         "pixel_metrics_images_per_s": n_images / batched,
+        "pixel_metrics_cpu_s_per_image": batched_cpu / n_images,
         "pixel_metrics_one_thread_images_per_s": n_images / batched_one_thread,
         "skimage_loop_images_per_s": n_images / loop,
         "batched_speedup_over_skimage": loop / batched,
@@ -145,15 +153,17 @@ def run(n_images: int) -> dict:
     except RwganError as exc:
         results["lpips_skipped"] = str(exc)
     else:
-        with_lpips = _seconds(pixel_metrics, pred, target, lpips=lpips)
+        with_lpips, with_lpips_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target, lpips=lpips)
         results["pixel_metrics_with_lpips_images_per_s"] = n_images / with_lpips
+        results["pixel_metrics_with_lpips_cpu_s_per_image"] = with_lpips_cpu / n_images
     try:
         extractor = fid_feature_extractor()
     except RwganError as exc:
         results["fid_skipped"] = str(exc)
     else:
-        extraction = _seconds(inception_features, pred, extractor)
+        extraction, extraction_cpu = _wall_and_cpu_seconds(inception_features, pred, extractor)
         results["fid_features_s_per_1000_images"] = extraction / n_images * 1000
+        results["fid_features_cpu_s_per_image"] = extraction_cpu / n_images
     # The statistics' cost is set by the 2048-d covariance (FID) and by the 100 subsets of
     # 1,000 samples (KID), not by the image content: time them on random features.
     rng = np.random.default_rng(1)

@@ -11,7 +11,9 @@ one per mask of each set the method is scored on, :func:`pipeline.evaluate.metho
 and its cost from the figures ``python -m benchmarks`` measured on this machine
 (``benchmarks.json``):
 
-- **CPU**: a job's start (interpreter and imports) plus its work at the measured fp32 rates:
+- **CPU**: a job's CPU seconds: its start (interpreter and imports) plus its work at the
+  measured fp32 rates (CPU seconds, so that other work on the machine while the benchmark
+  ran does not inflate them):
   training seconds per image of each phase of the full model at the nearest measured size,
   scaled by the pixels (a phase 2 by the images its discriminators judge, PC by its measured
   inference time over ours), validations, generator inference, the metrics (LPIPS and the
@@ -68,8 +70,9 @@ def _figure(results: dict, *keys: str, where: Path):
 
 @dataclass(frozen=True)
 class Rates:
-    """This machine's measured costs (CPU seconds are wall seconds of fp32 runs) and the
-    FLOPs per image, keyed by image size where they depend on it."""
+    """This machine's measured costs, in CPU seconds (all threads: the work, whatever else the
+    machine ran meanwhile; fp32), the statistics' in wall seconds, and the FLOPs per image,
+    keyed by image size where they depend on it."""
 
     train_s: dict  # (size, phase) -> seconds per image of a full-model training step
     train_gflop: dict  # (size, phase) -> GFLOP per image of that step (forward and backward)
@@ -89,7 +92,6 @@ class Rates:
     stage_start_s: dict
     workflow_start_s: float
     cores: int  # this machine's logical CPUs (torch's threads)
-    thread_speedup: float  # generator inference on every core over one thread
     source: str = ""
 
     @classmethod
@@ -107,26 +109,21 @@ class Rates:
         if not fp32_train or not fp32_infer:
             raise RwganError(f"{path}: no fp32 training or inference figures in the options section")
         metrics = _figure(results, "metrics", where=path)
-        pixel_s = 1 / _figure(metrics, "pixel_metrics_images_per_s", where=path)
+        pixel_s = _figure(metrics, "pixel_metrics_cpu_s_per_image", where=path)
         jobs = _figure(results, "jobs", where=path)
-        batch_one = {row["case"]: row["ms_per_image"] for row in _figure(results, "inference", "cpu", "generator",
-                                                                          where=path)
-                     if row["batch"] == 1 and "error" not in row}
-        if not {"fp32", "fp32, 1 thread"} <= set(batch_one):
-            raise RwganError(f"{path}: no fp32 batch-1 inference with all threads and with one")
         return cls(
-            train_s={(row["size"], phase): row[f"phase{phase}_s_per_step"] / row["batch"]
+            train_s={(row["size"], phase): row[f"phase{phase}_timing"]["cpu_s"] / row["batch"]
                      for row in fp32_train for phase in (1, 2)},
             train_gflop={(row["size"], phase): row[f"phase{phase}_gflop_per_image"] for row in fp32_train
                          for phase in (1, 2)},
-            infer_s={row["size"]: row["ms_per_image"] / 1e3 for row in fp32_infer},
+            infer_s={row["size"]: row["timing"]["cpu_s"] / row["batch"] for row in fp32_infer},
             infer_gflop_256=2 * _figure(results, "inference", "cpu", "cost", "executed_gmac_per_image", where=path)
             * (REFERENCE_SIZE / _figure(results, "inference", "cpu", "cost", "image_size", where=path)) ** 2,
             pconv_over_ours=1 / _figure(results, "inference", "cpu", "pconv_ratio", "ours_over_pconv", where=path),
             pixel_metrics_s_256=pixel_s,
-            lpips_s_256=1 / _figure(metrics, "pixel_metrics_with_lpips_images_per_s", where=path) - pixel_s,
+            lpips_s_256=_figure(metrics, "pixel_metrics_with_lpips_cpu_s_per_image", where=path) - pixel_s,
             lpips_gflop_256=2 * _figure(metrics, "lpips_gmac_per_image", where=path),
-            inception_s=_figure(metrics, "fid_features_s_per_1000_images", where=path) / 1000,
+            inception_s=_figure(metrics, "fid_features_cpu_s_per_image", where=path),
             inception_gflop=2 * _figure(metrics, "inception_gmac_per_image", where=path),
             fid_statistics_s_2000=_figure(metrics, "fid_statistics_s", where=path),
             kid_statistics_s_2000=_figure(metrics, "kid_statistics_s", where=path),
@@ -137,7 +134,6 @@ class Rates:
             stage_start_s=_figure(jobs, "stage_start_s", where=path),
             workflow_start_s=_figure(jobs, "workflow_start_s", where=path),
             cores=int(_figure(results, "machine", "torch_threads", where=path)),
-            thread_speedup=batch_one["fp32, 1 thread"] / batch_one["fp32"],
             source=f"{path} ({results.get('created_at', '?')}, load average {results.get('load_average_before')})",
         )
 
@@ -162,8 +158,8 @@ class Rates:
 
 @dataclass
 class Estimate:
-    """One job: what it does and its expected seconds run alone on this machine's CPU (its
-    start, one thread, then its work, on every core) and, for GPU stages, on one GPU."""
+    """One job: what it does, its CPU seconds on this machine (its start, then its work) and,
+    for GPU stages, its expected seconds on one GPU."""
 
     job: dag.Job
     work: str
@@ -325,15 +321,12 @@ class Planner:
 
 
 def cpu_wall_s(estimates: list[Estimate], rates: Rates) -> float:
-    """Wall seconds of ``snakemake --cores all`` on this machine: one workflow start, then the
-    jobs ``cores`` at a time (no rule declares threads, so Snakemake gives each job one core).
-    Starts are single-threaded: they share the cores.  A job's work, measured with torch on
-    every core, runs on one core while the others are busy: ``thread_speedup`` times slower,
-    ``cores`` jobs at once.  (The jobs are many and mostly independent; the few a job waits
-    for are ignored.)"""
+    """Wall seconds of ``snakemake --cores all`` on this machine, otherwise idle: one workflow
+    start, then the jobs' CPU seconds spread over the ``cores`` (no rule declares threads, so
+    Snakemake runs ``cores`` jobs at once and keeps every core busy; the jobs are many and
+    mostly independent, so the few a job waits for are ignored)."""
     known = [e for e in estimates if e.work_s is not None]
-    starts, work = sum(e.start_s for e in known), sum(e.work_s for e in known)
-    return rates.workflow_start_s + (starts + work * rates.thread_speedup) / rates.cores
+    return rates.workflow_start_s + sum(e.start_s + e.work_s for e in known) / rates.cores
 
 
 def gpu_wall_s(estimates: list[Estimate], gpus: int) -> float:
@@ -369,7 +362,7 @@ def report(params: dict, estimates: list[Estimate], rates: Rates, gpu: Gpu, gpus
     lines = [f"profile {params['profile']}: {len(estimates)} jobs; CPU = this machine, fp32, measured rates "
              f"({rates.source}); GPU = {gpu.name}, stated: {gpu.label} x assumed utilisation {gpu.utilisation:g} "
              "(no GPU measured)", "",
-             f"{'job':{width}}  {'CPU':>10}  {'1 GPU':>10}  work"]
+             f"{'job':{width}}  {'CPU time':>10}  {'1 GPU':>10}  work"]
     for e in estimates:
         lines.append(f"{e.job.name:{width}}  {duration(e.cpu_s):>10}  {duration(e.gpu_s):>10}  {e.work}")
     cpu_total = cpu_wall_s(estimates, rates)

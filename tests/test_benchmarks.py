@@ -170,7 +170,7 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
         "batched_speedup_over_skimage": 6.0, "fid_features_s_per_1000_images": 40.0, "fid_statistics_s": 5.0})
     rates = {"contiguous": {"0-10%": 100.0, "all": 100.0}, "discontiguous": {"0-10%": 50.0, "all": 50.0}}
     monkeypatch.setattr(masks_bench, "per_type_rates", lambda size, sample, root: rates)
-    monkeypatch.setattr(jobs_bench, "_wall_s", lambda command, warmup, repeats: 1.5)  # no subprocesses
+    monkeypatch.setattr(jobs_bench, "_cpu_s", lambda command, repeats: 1.5)  # no subprocesses
     reports = tmp_path / "reports"
     assert timed_run.timed_run("smoke", [sys.executable, "-c", "pass"], reports) == 0
 
