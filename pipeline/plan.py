@@ -18,8 +18,9 @@ and its cost from the figures ``python -m benchmarks`` measured on this machine
   scaled by the pixels (a phase 2 by the images its discriminators judge, PC by its measured
   inference time over ours), validations, generator inference, the metrics (LPIPS and the
   pixel metrics scaled by the pixels; Inception, which resizes to 299 px, per image), the
-  classical methods, masks and image preparation.  The total is ``snakemake --cores all``'s
-  wall time (:func:`cpu_wall_s`: jobs share the cores).
+  classical methods, masks and image preparation.  A job's wall time is its start plus its
+  work over the measured speed-up of torch's threads (:func:`alone_s`); the total is
+  ``snakemake --cores all``'s, the jobs one after another (:func:`cpu_wall_s`).
 - **GPU** (stated, not measured: no GPU was available): the FLOPs the benchmark counted per
   image (training steps, generator, LPIPS, Inception) at the GPU's datasheet bf16 peak
   (:data:`benchmarks.harness.GPU_PEAK_FLOPS`; the metrics in TF32 at half of it) times an
@@ -92,6 +93,7 @@ class Rates:
     stage_start_s: dict
     workflow_start_s: float
     cores: int  # this machine's logical CPUs (torch's threads)
+    thread_speedup: float  # generator inference on every core over one thread (wall time)
     source: str = ""
 
     @classmethod
@@ -111,6 +113,11 @@ class Rates:
         metrics = _figure(results, "metrics", where=path)
         pixel_s = _figure(metrics, "pixel_metrics_cpu_s_per_image", where=path)
         jobs = _figure(results, "jobs", where=path)
+        batch_one = {row["case"]: row["ms_per_image"] for row in _figure(results, "inference", "cpu", "generator",
+                                                                          where=path)
+                     if row["batch"] == 1 and "error" not in row}
+        if not {"fp32", "fp32, 1 thread"} <= set(batch_one):
+            raise RwganError(f"{path}: no fp32 batch-1 inference with all threads and with one")
         return cls(
             train_s={(row["size"], phase): row[f"phase{phase}_timing"]["cpu_s"] / row["batch"]
                      for row in fp32_train for phase in (1, 2)},
@@ -134,6 +141,7 @@ class Rates:
             stage_start_s=_figure(jobs, "stage_start_s", where=path),
             workflow_start_s=_figure(jobs, "workflow_start_s", where=path),
             cores=int(_figure(results, "machine", "torch_threads", where=path)),
+            thread_speedup=batch_one["fp32, 1 thread"] / batch_one["fp32"],
             source=f"{path} ({results.get('created_at', '?')}, load average {results.get('load_average_before')})",
         )
 
@@ -320,13 +328,17 @@ class Planner:
         return estimates
 
 
+def alone_s(estimate: Estimate, rates: Rates) -> float | None:
+    """Wall seconds of one job on this machine, otherwise idle: its start (one thread) and
+    its work on every core (its CPU seconds over ``thread_speedup``)."""
+    return None if estimate.work_s is None else estimate.start_s + estimate.work_s / rates.thread_speedup
+
+
 def cpu_wall_s(estimates: list[Estimate], rates: Rates) -> float:
     """Wall seconds of ``snakemake --cores all`` on this machine, otherwise idle: one workflow
-    start, then the jobs' CPU seconds spread over the ``cores`` (no rule declares threads, so
-    Snakemake runs ``cores`` jobs at once and keeps every core busy; the jobs are many and
-    mostly independent, so the few a job waits for are ignored)."""
-    known = [e for e in estimates if e.work_s is not None]
-    return rates.workflow_start_s + sum(e.start_s + e.work_s for e in known) / rates.cores
+    start, then the jobs one after another (training and evaluation declare as many threads
+    as a core count, ``cluster.<stage>.threads``, and the rest mostly wait for each other)."""
+    return rates.workflow_start_s + sum(alone_s(e, rates) or 0.0 for e in estimates)
 
 
 def gpu_wall_s(estimates: list[Estimate], gpus: int) -> float:
@@ -362,9 +374,9 @@ def report(params: dict, estimates: list[Estimate], rates: Rates, gpu: Gpu, gpus
     lines = [f"profile {params['profile']}: {len(estimates)} jobs; CPU = this machine, fp32, measured rates "
              f"({rates.source}); GPU = {gpu.name}, stated: {gpu.label} x assumed utilisation {gpu.utilisation:g} "
              "(no GPU measured)", "",
-             f"{'job':{width}}  {'CPU time':>10}  {'1 GPU':>10}  work"]
+             f"{'job':{width}}  {'CPU':>10}  {'1 GPU':>10}  work"]
     for e in estimates:
-        lines.append(f"{e.job.name:{width}}  {duration(e.cpu_s):>10}  {duration(e.gpu_s):>10}  {e.work}")
+        lines.append(f"{e.job.name:{width}}  {duration(alone_s(e, rates)):>10}  {duration(e.gpu_s):>10}  {e.work}")
     cpu_total = cpu_wall_s(estimates, rates)
     gpu_hours = sum(e.gpu_s for e in estimates if e.gpu_s is not None) / 3600
     missing = [e.job.name for e in estimates if e.cpu_s is None]

@@ -13,7 +13,9 @@ FIGURES = {
     "created_at": "test", "load_average_before": [0, 0, 0],
     "machine": {"torch_threads": 2},
     "inference": {"cpu": {"cost": {"image_size": 256, "executed_gmac_per_image": 40.0},
-                          "pconv_ratio": {"ours_over_pconv": 2.0}}},
+                          "pconv_ratio": {"ours_over_pconv": 2.0},
+                          "generator": [{"case": "fp32", "batch": 1, "ms_per_image": 400.0},
+                                        {"case": "fp32, 1 thread", "batch": 1, "ms_per_image": 720.0}]}},
     "options": {"cpu": {
         "training": [
             {"case": "fp32", "size": 64, "batch": 8, "phase1_timing": {"cpu_s": 0.8}, "phase2_timing": {"cpu_s": 1.6},
@@ -101,13 +103,13 @@ def test_estimates_scale_with_the_steps(tmp_path, figures):
     assert work[20]["train-celebahq-mixed-full"] == pytest.approx(work[10]["train-celebahq-mixed-full"])
 
 
-def test_cpu_wall_time_shares_the_cores(figures):
+def test_cpu_wall_time_runs_the_jobs_in_turn_on_every_core(figures):
     params, estimates, rates, _ = plan.plan_profile("smoke", figures, params_file=ROOT / "params.yaml")
     starts = sum(e.start_s for e in estimates)
     work = sum(e.work_s for e in estimates)
-    assert rates.cores == 2
-    # one workflow start, then every job's CPU seconds over the 2 cores
-    assert plan.cpu_wall_s(estimates, rates) == pytest.approx(10 + (starts + work) / 2)
+    assert rates.thread_speedup == pytest.approx(1.8) and rates.cores == 2
+    # one workflow start; each job's start, then its CPU seconds on 2 threads 1.8x faster than one
+    assert plan.cpu_wall_s(estimates, rates) == pytest.approx(10 + starts + work / 1.8)
 
 
 def test_gpu_wall_time_over_several_gpus(figures):
