@@ -1,6 +1,6 @@
 """``python -m benchmarks``: measure training, inference and evaluation speed on this machine.
 
-    python -m benchmarks [--quick] [--only inference,train,metrics,masks,profiles]
+    python -m benchmarks [--quick] [--only inference,train,options,metrics,masks,jobs,profiles]
                          [--out reports/benchmarks] [--run-smoke]
 
 Writes ``benchmarks.json`` (every figure, setting and timing) and ``benchmarks.md`` (the

@@ -49,7 +49,13 @@ class Settings:
     training batch; ``metric_images`` per metrics run, ``metric_repeats`` runs;
     ``mask_samples`` masks per type and bin per run, ``mask_repeats`` runs;
     ``matmul_size`` / ``gpu_matmul_size``: side of the matrix product that measures the
-    practical peak on CPU / GPU."""
+    practical peak on CPU / GPU.  The faster options (:mod:`benchmarks.options_bench`):
+    ``option_sizes``, batches of ``option_train_pixels`` / ``option_infer_pixels`` pixels
+    per call, ``option_repeats`` timed calls after a first one, ``torch.compile`` at
+    ``compile_sizes``; loss curves of ``curve_steps`` (phase 1, phase 2) steps at
+    ``curve_size`` px, batch ``curve_batch``; ``classical_images`` per classical method and
+    size (:mod:`benchmarks.jobs_bench`); ``scoring_images`` for the scoring options
+    (:func:`benchmarks.metrics_bench.scoring_options`)."""
 
     image_size: int = 256
     warmup: int = 1
@@ -60,17 +66,27 @@ class Settings:
     train_repeats: int = 3
     cpu_train_batch: int = 1
     gpu_train_batch: int = 8
-    metric_images: int = 16
+    metric_images: int = 8
     metric_repeats: int = 2
     mask_samples: int = 20
     mask_repeats: int = 3
     matmul_size: int = 2048
     gpu_matmul_size: int = 8192
+    option_sizes: tuple[int, ...] = (64, 128, 256)
+    option_train_pixels: int = 16384
+    option_infer_pixels: int = 65536
+    option_repeats: int = 1
+    compile_sizes: tuple[int, ...] = (64,)
+    curve_size: int = 64
+    curve_batch: int = 4
+    curve_steps: tuple[int, int] = (16, 8)
+    classical_images: int = 2
+    scoring_images: int = 4
 
 
 #: ``python -m benchmarks --quick``: the same figures from fewer and smaller runs.
 QUICK = Settings(repeats=3, batch_repeats=2, cpu_batch=4, train_repeats=2, metric_images=8, metric_repeats=1,
-                 mask_samples=5, mask_repeats=1, matmul_size=1024)
+                 mask_samples=5, mask_repeats=1, matmul_size=1024, option_sizes=(64, 128), curve_steps=(8, 4), scoring_images=2)
 
 
 @dataclass(frozen=True)

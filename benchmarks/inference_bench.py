@@ -1,7 +1,8 @@
 """Generator inference speed, its cost in multiply-accumulates, and the ratios of Table IV.
 
 - The region-wise generator at ``image_size`` (paper: 256x256), batch 1 and a large batch:
-  on CPU fp32 (with torch's threads and with one), and bf16 autocast + channels-last; on
+  on CPU fp32 (with torch's threads and with one; the faster options are
+  :mod:`benchmarks.options_bench`'s); on
   CUDA fp32 (cuDNN's default TF32 convolutions), bf16 autocast, bf16 + channels-last, and
   bf16 + channels-last + ``torch.compile`` (on CPU, compiling took 74 s and ran slower).
 - Its multiply-accumulates: nominal (every conv as the architecture of docs/model.md specifies it, which
@@ -62,9 +63,9 @@ class Case:
 
 
 #: On CPU also one thread (on a machine shared with other work, torch's threads wait for
-#: each other at every operation while a core is busy elsewhere, and one thread can win)
-#: and bf16 (not the pipeline's setting: it rounds; fast where the CPU has bf16 units).
-CPU_CASES = (Case("fp32"), Case("fp32", threads=1), Case("bf16", channels_last=True))
+#: each other at every operation while a core is busy elsewhere, and one thread can win);
+#: bf16, channels-last and compile on CPU: :mod:`benchmarks.options_bench`.
+CPU_CASES = (Case("fp32"), Case("fp32", threads=1))
 CUDA_CASES = (Case("fp32"), Case("bf16"), Case("bf16", channels_last=True),
               Case("bf16", channels_last=True, compiled=True))
 

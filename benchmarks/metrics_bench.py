@@ -14,7 +14,9 @@ LPIPS and the Inception features need the pretrained weights (``rwgan fetch-weig
 without them their entries are replaced by a ``*_skipped`` reason.  The content of the
 images does not change the cost of any of these metrics, so random images stand in for
 composites.  Other work on the machine slows every number, torch's multi-threaded
-kernels most (the suite records the load average).
+kernels most (the suite records the load average); the ``*_cpu_s_per_image`` figures (this
+process's CPU seconds, all threads) are the work itself, which the planner
+(:mod:`pipeline.plan`) uses.
 """
 from __future__ import annotations
 
@@ -25,7 +27,9 @@ import torch
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 from torch_fidelity.metric_kid import kid_features_to_metric
 
+from benchmarks.harness import compare
 from rwgan.assets import fid_feature_extractor
+from rwgan.device import autocast, autocast_dtype, cpu_has_bf16
 from rwgan.errors import RwganError
 from rwgan.metrics import (
     KID_SUBSET_SIZE,
@@ -57,9 +61,66 @@ def _skimage_loop(pred: np.ndarray, target: np.ndarray) -> None:
 
 
 def _seconds(function, *args, **kwargs) -> float:
-    start = time.perf_counter()
+    return _wall_and_cpu_seconds(function, *args, **kwargs)[0]
+
+
+def _wall_and_cpu_seconds(function, *args, **kwargs) -> tuple[float, float]:
+    """Wall seconds and this process's CPU seconds (all threads) of one call."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     function(*args, **kwargs)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - start_cpu
+
+
+def scoring_options(n_images: int, lpips: LPIPS, extractor: torch.nn.Module) -> dict:
+    """LPIPS and the Inception features as evaluated (fp32, channels-last), contiguous and in
+    bf16 autocast, on ``n_images`` 256x256 pairs: images/s and the largest difference from
+    the evaluated values (LPIPS: absolute; features: relative to their largest magnitude;
+    and the FID between the option's features and the evaluated ones of the same images)."""
+    pred, target = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 127.5 - 1
+                    for images in _image_pairs(n_images))
+    bf16 = autocast_dtype("cpu", "bf16") if cpu_has_bf16() else None
+
+    def lpips_call(memory_format, dtype=None):
+        def call():
+            lpips.memory_format = memory_format
+            try:
+                with torch.inference_mode(), autocast("cpu", dtype):
+                    return lpips(pred, target).float()
+            finally:
+                lpips.memory_format = torch.channels_last
+        return call
+
+    calls = {"fp32+channels_last (evaluated)": lpips_call(torch.channels_last),
+             "fp32, contiguous": lpips_call(torch.contiguous_format)}
+    if bf16 is not None:
+        calls["bf16+channels_last"] = lpips_call(torch.channels_last, bf16)
+    outputs = {name: call() for name, call in calls.items()}  # also the warm-up
+    reference = outputs["fp32+channels_last (evaluated)"]
+    timings = compare(calls, 0, 1)
+    results = {"n_images": n_images,
+               "lpips": {name: {"images_per_s": n_images / timing.median_s,
+                                "max_abs_difference": float((outputs[name] - reference).abs().max())}
+                         for name, timing in timings.items()}}
+    uint8 = torch.from_numpy(_image_pairs(n_images)[0]).permute(0, 3, 1, 2)
+
+    def features_call(dtype=None):
+        def call():
+            with torch.inference_mode(), autocast("cpu", dtype):
+                return extractor(uint8.contiguous(memory_format=torch.channels_last))[0].double()
+        return call
+
+    feature_calls = {"fp32+channels_last (evaluated)": features_call()}
+    if bf16 is not None:
+        feature_calls["bf16+channels_last"] = features_call(bf16)
+    features = {name: call() for name, call in feature_calls.items()}
+    reference = features["fp32+channels_last (evaluated)"]
+    timings = compare(feature_calls, 0, 1)
+    results["inception"] = {
+        name: {"images_per_s": n_images / timing.median_s,
+               "max_relative_difference": float((features[name] - reference).abs().max() / reference.abs().max()),
+               "fid_to_fp32": fid_kid_from_features(reference.numpy(), features[name].numpy(), kid_subsets=0)["fid"]}
+        for name, timing in timings.items()}
+    return results
 
 
 def run(n_images: int) -> dict:
@@ -68,7 +129,7 @@ def run(n_images: int) -> dict:
         raise RwganError(f"n_images: expected at least 2 images (FID needs 2), got {n_images}")
     pred, target = _image_pairs(n_images)
     pixel_metrics(pred[:2], target[:2])  # warm-up: first-call allocations
-    batched = _seconds(pixel_metrics, pred, target)
+    batched, batched_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # scikit-image runs on one core: compare like with like too
     try:
@@ -81,6 +142,7 @@ def run(n_images: int) -> dict:
         "image_size": IMAGE_SIZE,
         "torch_threads": threads,
         "pixel_metrics_images_per_s": n_images / batched,
+        "pixel_metrics_cpu_s_per_image": batched_cpu / n_images,
         "pixel_metrics_one_thread_images_per_s": n_images / batched_one_thread,
         "skimage_loop_images_per_s": n_images / loop,
         "batched_speedup_over_skimage": loop / batched,
@@ -91,15 +153,17 @@ def run(n_images: int) -> dict:
     except RwganError as exc:
         results["lpips_skipped"] = str(exc)
     else:
-        with_lpips = _seconds(pixel_metrics, pred, target, lpips=lpips)
+        with_lpips, with_lpips_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target, lpips=lpips)
         results["pixel_metrics_with_lpips_images_per_s"] = n_images / with_lpips
+        results["pixel_metrics_with_lpips_cpu_s_per_image"] = with_lpips_cpu / n_images
     try:
         extractor = fid_feature_extractor()
     except RwganError as exc:
         results["fid_skipped"] = str(exc)
     else:
-        extraction = _seconds(inception_features, pred, extractor)
+        extraction, extraction_cpu = _wall_and_cpu_seconds(inception_features, pred, extractor)
         results["fid_features_s_per_1000_images"] = extraction / n_images * 1000
+        results["fid_features_cpu_s_per_image"] = extraction_cpu / n_images
     # The statistics' cost is set by the 2048-d covariance (FID) and by the 100 subsets of
     # 1,000 samples (KID), not by the image content: time them on random features.
     rng = np.random.default_rng(1)

@@ -5,6 +5,7 @@ the reason: no GPU, section not run, no profile record, weights missing) otherwi
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -169,8 +170,8 @@ def _inference(results: dict) -> list[str]:
                          f"{row['fraction_of_matmul']:.0%}", f"{peak:.1%}" if peak is not None else "-"])
     lines += _table(["device", "case", "batch", "ms/image", "images/s", "of matmul", "of peak"], rows) + [
         "", "'1 thread': with other work on the machine, torch's threads wait for each other at every operation "
-        "while a core is busy elsewhere, and one thread can beat two. 'bf16' is not the pipeline's setting (it "
-        "rounds); it shows what the CPU's bf16 units give.", ""]
+        "while a core is busy elsewhere, and one thread can beat two. CPU bf16, channels-last and compile: "
+        "'Faster options' below.", ""]
     for device in ("cpu", "cuda"):
         limits = sections[device].get("limits")
         if limits:
@@ -232,6 +233,60 @@ def _training(results: dict) -> list[str]:
          "phase 2 images/s"], rows) + [""]
 
 
+def _ratio(value) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _options(results: dict) -> list[str]:
+    lines = ["Each option timed in turn with fp32 at the same size (speed-up = fp32 time / option time); "
+             "'first call' is the untimed warm-up (for compile: the compilation). PSNR: the option's GPNet "
+             "prediction against fp32's, same weights and inputs (values in [-1, 1]).", ""]
+    for device, section in results["options"].items():
+        if not isinstance(section, dict):
+            continue
+        if _not_measured(section):
+            lines += [f"- {device}: not measured ({section['not_measured']})", ""]
+            continue
+        if "bf16_unavailable" in section:
+            lines += [f"- {device}: {section['bf16_unavailable']}", ""]
+        rows = []
+        for row in section["training"]:
+            head = [device, row["size"], row["batch"], row["case"]]
+            if "error" in row:
+                rows.append(head + ["failed: " + row["error"], "-", "-", "-", "-"])
+                continue
+            rows.append(head + [row["phase1_s_per_step"], _ratio(row.get("phase1_speedup")), row["phase2_s_per_step"],
+                                _ratio(row.get("phase2_speedup")),
+                                f"{row['phase1_first_call_s']:.1f} / {row['phase2_first_call_s']:.1f}"])
+        lines += ["### Training step (full model)", ""] + _table(
+            ["device", "px", "batch", "option", "phase 1 s/step", "speed-up", "phase 2 s/step", "speed-up",
+             "first call s (phase 1 / 2)"], rows) + [""]
+        rows = []
+        for row in section["inference"]:
+            head = [device, row["size"], row["batch"], row["case"]]
+            if "error" in row:
+                rows.append(head + ["failed: " + row["error"], "-", "-", "-"])
+                continue
+            rows.append(head + [row["ms_per_image"], _ratio(row.get("speedup")), f"{row['psnr_to_fp32_db']:.1f}",
+                                f"{row['first_call_s']:.1f}"])
+        lines += ["### Generator inference", ""] + _table(
+            ["device", "px", "batch", "option", "ms/image", "speed-up", "PSNR to fp32 (dB)", "first call s"],
+            rows) + [""]
+        curves = section.get("loss_curves")
+        if curves:
+            phase1, phase2 = curves["steps"]
+            lines += ["### bf16 against fp32 training (loss curves)", "",
+                      f"The full model trained {phase1} + {phase2} steps (phase 1 + phase 2) at {curves['image_size']} "
+                      f"px, batch {curves['batch']}, in fp32 and in bf16 autocast from the same seed and batches "
+                      f"(`{device}`; {curves['wall_s']['fp32']:.0f} s and {curves['wall_s']['bf16']:.0f} s): "
+                      f"the {curves['loss']} of the bf16 run differs from fp32's by a median factor of "
+                      f"{math.exp(curves['median_abs_log_ratio']):.3f} (at most {math.exp(curves['max_abs_log_ratio']):.3f}). "
+                      f"The two trained models' predictions on 8 held-out crops are {curves['psnr_trained_models_db']:.1f} dB "
+                      f"apart; the fp32-trained model run in bf16 is {curves['psnr_bf16_inference_of_fp32_model_db']:.1f} dB "
+                      "from itself in fp32.", "", "![fp32 and bf16 loss curves](loss_curves.png)", ""]
+    return lines
+
+
 def _metrics(results: dict) -> list[str]:
     metrics = results["metrics"]
     figures = [
@@ -247,7 +302,19 @@ def _metrics(results: dict) -> list[str]:
     rows = [[name, _f(metrics.get(key)), unit] for name, key, unit in figures if key in metrics]
     skipped = [f"- {key}: {value}" for key, value in metrics.items() if key.endswith("_skipped")]
     return [f"{metrics.get('n_images')} images per run, median of {metrics['runs']} runs.", ""] + _table(
-        ["figure", "value", "unit"], rows) + [""] + skipped + ([""] if skipped else [])
+        ["figure", "value", "unit"], rows) + [""] + skipped + ([""] if skipped else []) + _scoring_options(metrics)
+
+
+def _scoring_options(metrics: dict) -> list[str]:
+    options = metrics.get("scoring_options")
+    if not options:
+        return []
+    rows = [["LPIPS", name, row["images_per_s"], f"{row['max_abs_difference']:.2g} (absolute)", "-"]
+            for name, row in options["lpips"].items()]
+    rows += [["Inception pool3", name, row["images_per_s"], f"{row['max_relative_difference']:.2g} (relative)",
+              f"{row['fid_to_fp32']:.3g}"] for name, row in options["inception"].items()]
+    return [f"### Scoring options ({options['n_images']} pairs, one batch)", ""] + _table(
+        ["network", "option", "images/s", "largest difference from fp32", "FID to fp32 features"], rows) + [""]
 
 
 def _masks(results: dict) -> list[str]:
@@ -258,6 +325,18 @@ def _masks(results: dict) -> list[str]:
     return [f"Masks per CPU second at {masks['image_size']}x{masks['image_size']} (generate, count components, "
                     f"write PNG, hash), {masks['samples_per_bin']} per bin, median of {masks['runs']} runs.", ""] + \
         _table(["type"] + bins + ["all"], rows) + [""]
+
+
+def _jobs(results: dict) -> list[str]:
+    jobs = results["jobs"]
+    starts = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in jobs["stage_start_s"].items())
+    lines = [f"- Start of a job (`python -m pipeline.<stage> --help`: interpreter and imports), s: {starts}",
+             f"- Start of a workflow (`snakemake -n`, smoke profile): {jobs['workflow_start_s']:.1f} s",
+             f"- Preparing one image (decode, resize to 256 px): {1e3 * jobs['prepare_s_per_image']:.1f} ms", ""]
+    sizes = sorted({size for by_size in jobs["classical_s_per_image"].values() for size in by_size}, key=int)
+    rows = [[method] + [by_size[size] for size in sizes] for method, by_size in jobs["classical_s_per_image"].items()]
+    return lines + [f"Classical methods, s per image ({jobs['classical_images']} crops, 30-40% contiguous holes):", ""] \
+        + _table(["method"] + [f"{size} px" for size in sizes], rows) + [""]
 
 
 def _profiles(results: dict) -> list[str]:
@@ -301,8 +380,10 @@ def _bounds(results: dict) -> list[str]:
 SECTION_RENDERERS = {
     "inference": ("Generator inference", _inference),
     "train": ("Training (one step of the full model)", _training),
+    "options": ("Faster options side by side (fp32, bf16 autocast, channels-last, torch.compile)", _options),
     "metrics": ("Evaluation metrics (CPU, 256x256)", _metrics),
     "masks": ("Mask generation (one process)", _masks),
+    "jobs": ("Fixed costs of the pipeline's jobs (for `python -m pipeline.plan`)", _jobs),
     "profiles": ("Profiles end to end", _profiles),
 }
 

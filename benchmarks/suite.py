@@ -5,11 +5,18 @@ Sections (:data:`SECTIONS`):
 
 - ``inference``: :mod:`benchmarks.inference_bench` on CPU and, where available, CUDA;
 - ``train``: :mod:`benchmarks.train_bench`, same devices;
+- ``options``: :mod:`benchmarks.options_bench`, same devices: fp32 against bf16,
+  channels-last and ``torch.compile`` at 64, 128 and 256 px, and the fp32 / bf16 loss curves
+  (plotted into ``loss_curves.png`` beside the report);
 - ``metrics``: :func:`benchmarks.metrics_bench.run` ``metric_repeats`` times, the median
   of each figure, plus the multiply-accumulates per image of LPIPS (VGG16 on both
-  images) and of FID's Inception network, which bound their rates;
+  images) and of FID's Inception network, which bound their rates, and
+  :func:`benchmarks.metrics_bench.scoring_options` (LPIPS and Inception in bf16, channels-last,
+  other batch sizes, with their differences from fp32);
 - ``masks``: :func:`benchmarks.masks_bench.per_type_rates`, median of ``mask_repeats`` runs
   after a one-mask warm-up;
+- ``jobs``: :mod:`benchmarks.jobs_bench`, the fixed costs of the pipeline's jobs (stage
+  start, classical methods, image preparation) for the planner, :mod:`pipeline.plan`;
 - ``profiles``: the recorded end-to-end runs of the smoke and demo profiles
   (:mod:`benchmarks.timed_run`); with ``run_smoke`` every job of the smoke profile is run
   and timed first.
@@ -32,14 +39,15 @@ from pathlib import Path
 import torch
 import torchvision
 
-from benchmarks import inference_bench, masks_bench, metrics_bench, report, train_bench
+from benchmarks import inference_bench, jobs_bench, masks_bench, metrics_bench, options_bench, report, train_bench
 from benchmarks.harness import Settings, load_average, machine, nominal_macs
 from benchmarks.timed_run import read_runtime, timed_run
 from rwgan import io
 from rwgan.assets import fid_feature_extractor
 from rwgan.errors import RwganError
+from rwgan.metrics import LPIPS
 
-SECTIONS = ("inference", "train", "metrics", "masks", "profiles")
+SECTIONS = ("inference", "train", "options", "metrics", "masks", "jobs", "profiles")
 PROFILES = ("smoke", "demo")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_FORMAT = "rwgan-benchmarks-v1"
@@ -82,7 +90,13 @@ def metric_costs() -> dict:
 
 def metrics_section(settings: Settings) -> dict:
     runs = [metrics_bench.run(settings.metric_images) for _ in range(settings.metric_repeats)]
-    return {**median_of_runs(runs), "runs": len(runs), **metric_costs()}
+    results = {**median_of_runs(runs), "runs": len(runs), **metric_costs()}
+    try:
+        results["scoring_options"] = metrics_bench.scoring_options(settings.scoring_images, LPIPS(),
+                                                                   fid_feature_extractor(features=("2048",)))
+    except RwganError as exc:
+        results["scoring_options_skipped"] = str(exc)
+    return results
 
 
 def masks_section(settings: Settings) -> dict:
@@ -132,8 +146,10 @@ def run(settings: Settings, sections: tuple[str, ...] = SECTIONS, run_smoke: boo
     runners = {
         "inference": lambda: _per_device(inference_bench.run, settings),
         "train": lambda: _per_device(train_bench.run, settings),
+        "options": lambda: _per_device(options_bench.run, settings),
         "metrics": lambda: metrics_section(settings),
         "masks": lambda: masks_section(settings),
+        "jobs": lambda: jobs_bench.run(settings),
         "profiles": lambda: profiles_section(reports_dir, run_smoke),
     }
     for section in SECTIONS:
@@ -151,8 +167,12 @@ def run(settings: Settings, sections: tuple[str, ...] = SECTIONS, run_smoke: boo
 
 
 def write(results: dict, out_dir: Path) -> tuple[Path, Path]:
-    """Write ``benchmarks.json`` and ``benchmarks.md`` into ``out_dir`` (atomically)."""
+    """Write ``benchmarks.json``, ``benchmarks.md`` and, with the options section's loss
+    curves, ``loss_curves.png`` into ``out_dir`` (atomically)."""
     json_path, markdown_path = Path(out_dir) / "benchmarks.json", Path(out_dir) / "benchmarks.md"
+    curves = results.get("options", {}).get("cpu", {}).get("loss_curves")
+    if curves:
+        options_bench.plot_curves(Path(out_dir) / options_bench.CURVE_PLOT, curves)
     io.write_json(json_path, results)
     io.write_text(markdown_path, report.markdown(results))
     return json_path, markdown_path

@@ -25,18 +25,19 @@ PARAMS_FILE = Path(__file__).resolve().parents[1] / "params.yaml"
 PHASES = (1, 2)
 
 
-def trainer(image_size: int, batch_size: int, device: torch.device, params_file: Path = PARAMS_FILE) -> Trainer:
-    """A :class:`Trainer` of the ``full`` variant with the paper profile's hyper-parameters."""
-    params = config.load("paper", path=params_file)
+def trainer(image_size: int, batch_size: int, device: torch.device, amp: str = "none", channels_last: bool = False,
+            profile: str = "paper", params_file: Path = PARAMS_FILE) -> Trainer:
+    """A :class:`Trainer` of the ``full`` variant with ``profile``'s hyper-parameters, in
+    ``amp`` (:data:`rwgan.device.AMP_CHOICES`) and, with ``channels_last``, channels-last memory."""
+    params = config.load(profile, path=params_file)
     section, model = params["train"], params["model"]
     variant = resolve_variant("full", section["variants"], {key: section[key] for key in SWITCHES},
                               where="params.yaml: train")
-    on_cuda = device.type == "cuda"
     train_config = TrainConfig(
         variant=variant, image_size=image_size, batch_size=batch_size, phase_steps=(1, 1),
         learning_rates=(section["lr"], section["lr"]), betas=tuple(section["betas"]), alpha=section["alpha"],
         pconv_weights=PConvWeights(**model["pconv_loss"]), vgg_resize=model["vgg_resize"], seed=params["seed"],
-        amp="bf16" if on_cuda else "none", channels_last=on_cuda,
+        amp=amp, channels_last=channels_last,
     )
     return Trainer(train_config, device)
 
@@ -44,7 +45,8 @@ def trainer(image_size: int, batch_size: int, device: torch.device, params_file:
 def run(settings: Settings, device: torch.device) -> dict:
     """Seconds per step and images/s of each phase on ``device``."""
     batch = settings.gpu_train_batch if device.type == "cuda" else settings.cpu_train_batch
-    steps = trainer(settings.image_size, batch, device)
+    on_cuda = device.type == "cuda"
+    steps = trainer(settings.image_size, batch, device, amp="bf16" if on_cuda else "none", channels_last=on_cuda)
     image, mask = random_inputs(batch, settings.image_size, device)
     results = {"device": device.type, "image_size": settings.image_size, "batch": batch,
                "precision": "bf16 autocast, channels-last" if device.type == "cuda" else "fp32"}

@@ -127,11 +127,12 @@ def _inputs(params: dict, dataset: str, sets: list[str]) -> list[Pair]:
     return evaluation_pairs(masks_root, sets, images)
 
 
-def _trained_inpainter(path: Path, device: str, first_stage: bool) -> tuple[Inpaint, int]:
-    """(inpaint function, generator parameter count) of the checkpoint at ``path``; with
+def _trained_inpainter(path: Path, device: str, first_stage: bool, amp: str) -> tuple[Inpaint, int]:
+    """(inpaint function, generator parameter count) of the checkpoint at ``path``, run in
+    ``amp`` (params.yaml ``evaluate.amp``, :data:`rwgan.device.AMP_CHOICES`); with
     ``first_stage``, the function returns I_c1 (the full forward runs, so the count and
     the timing are the whole generator's)."""
-    inpainter = load_inpainter(path, device=device)
+    inpainter = load_inpainter(path, device=device, amp=amp)
     if first_stage:
         def inpaint(images, holes):
             return inpainter.inpaint(images, holes, return_coarse=True).coarse
@@ -192,7 +193,8 @@ def _inpaint_sets(
         else:
             checkpoint = checkpoint_path(params, dataset, method, set_name)
             log.info("%s masks: checkpoint %s", set_name, checkpoint)
-            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=kind(params, method) == "first_stage")
+            inpaint, parameters = _trained_inpainter(checkpoint, device, first_stage=kind(params, method) == "first_stage",
+                                                    amp=params["evaluate"]["amp"])
             stamp, method_device = checkpoint.stat().st_mtime, device
         made = generate_composites(
             inpaint, in_set, composites, image_size, section["batch_size"], method,

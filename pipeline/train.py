@@ -84,6 +84,27 @@ def held_out_batch(folder: Path, count: int, size: int, mask_type: str, max_rati
     return {"image": image_to_tensor(images), "mask": mask_to_tensor(np.stack(holes))}
 
 
+def schedule(section: dict, model: str) -> tuple[tuple, tuple, tuple[float, float], list]:
+    """(epochs per phase, step caps per phase, learning rates per phase, Adam betas) of a
+    ``model`` run of params.yaml's ``train`` ``section``: the section's own, unless the kind
+    has a schedule section of its own (PC's initial training and fine-tuning, ``train.pconv``)."""
+    lr, pconv = float(section["lr"]), section["pconv"]
+    own = {
+        "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"]),
+                  (float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"]),
+    }
+    return own.get(model, ((section["epochs_phase1"], section["epochs_phase2"]),
+                           (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]))
+
+
+def scheduled_steps(section: dict, model: str, train_images: int, processes: int = 1) -> tuple[int, int]:
+    """Optimiser steps of phase 1 and phase 2 of a ``model`` run of params.yaml's ``train``
+    ``section`` on ``train_images`` images (see the module docstring)."""
+    epochs, caps, _, _ = schedule(section, model)
+    steps_per_epoch = train_images // (section["batch_size"] * processes)
+    return tuple(e * steps_per_epoch if cap is None else min(cap, e * steps_per_epoch) for e, cap in zip(epochs, caps))
+
+
 def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase: int = 1) -> RunPlan:
     """Validate every value the run reads and build its config; :class:`RwganError` names
     the params key (or the missing input) of the first problem, before any training."""
@@ -106,7 +127,6 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     if phase == 2 and not phase2_runs(variant):
         raise RwganError(f"--variant {variant_id} --phase 2: {variant_id} has no phase 2 (its model is the phase 1 "
                          f"of {group})")
-    pconv = section["pconv"]
     vgg_weights = model["vgg_weights"]
     feature_scale = float(model["torchvision_feature_scale"]) if vgg_weights == "torchvision" else 1.0
     pconv_weights = PConvWeights(**{f.name: float(model["pconv_loss"][f.name]) for f in fields(PConvWeights)})
@@ -116,16 +136,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
         raise RwganError(f"params.yaml: train.batch_size must be >= {objective.min_batch_size} for {variant_id} "
                          f"({objective.min_batch_reason}), got {batch_size}")
     mask_max_ratio = float(section["mask_max_ratio"])
-    lr = float(section["lr"])
-    # (epochs per phase, step caps per phase, learning rates, betas): the train section's,
-    # unless the kind has a schedule section of its own (PC's initial training and fine-tuning)
-    own_schedules = {
-        "pconv": ((pconv["epochs"], pconv["finetune_epochs"]), (pconv["max_steps"], pconv["max_steps_finetune"]),
-                  (float(pconv["lr"]), float(pconv["finetune_lr"])), pconv["betas"]),
-    }
-    epochs, caps, learning_rates, betas = own_schedules.get(variant.model, (
-        (section["epochs_phase1"], section["epochs_phase2"]),
-        (section["max_steps_phase1"], section["max_steps_phase2"]), (lr, lr), section["betas"]))
+    _, _, learning_rates, betas = schedule(section, variant.model)
     betas = tuple(float(b) for b in betas)
     options = RunOptions(
         checkpoint_every=section["checkpoint_every"], sample_every=section["sample_every"],
@@ -142,12 +153,10 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
     sampler = functools.partial(random_training_mask, size=image_size, kind=mask_type, max_ratio=mask_max_ratio)
     images = InpaintingDataset(folder, image_size, sampler, seed=seed)
     processes = int(os.environ.get("WORLD_SIZE", "1"))
-    steps_per_epoch = len(images) // (batch_size * processes)
-    if steps_per_epoch == 0:
+    if len(images) < batch_size * processes:
         raise RwganError(f"params.yaml: train.batch_size ({batch_size} x {processes} processes) must not exceed "
                          f"the {len(images)} training images in {folder}")
-    phase_steps = tuple(e * steps_per_epoch if cap is None else min(cap, e * steps_per_epoch)
-                        for e, cap in zip(epochs, caps))
+    phase_steps = scheduled_steps(section, variant.model, len(images), processes)
 
     train_config = TrainConfig(
         variant=variant, image_size=image_size, batch_size=batch_size, phase_steps=phase_steps,

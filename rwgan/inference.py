@@ -27,7 +27,7 @@ from rwgan import io
 from rwgan.data import image_to_tensor, mask_to_tensor, tensor_to_image
 from rwgan.errors import RwganError
 from rwgan.layers import SIZE_MULTIPLE
-from rwgan.device import resolve_device
+from rwgan.device import autocast, autocast_dtype, resolve_device
 from rwgan.models import InpaintingGenerator, build_generator
 from rwgan.variants import Variant
 
@@ -62,8 +62,9 @@ class Inpainter:
     """A trained generator in eval mode on ``device``; see :meth:`inpaint`."""
 
     def __init__(self, model: InpaintingGenerator, variant: Variant, image_size: int, device: torch.device,
-                 source: str = "model", batch_size: int = 8):
+                 source: str = "model", batch_size: int = 8, amp: str = "none"):
         self.model = model.to(device).eval()
+        self.amp_dtype = autocast_dtype(device, amp)  # rwgan.device.AMP_CHOICES
         self.variant = variant
         self.image_size = image_size
         self.device = device
@@ -96,7 +97,7 @@ class Inpainter:
             raise RwganError(f"{self.source}: a {self.model_kind} model has no first stage (return_coarse needs a "
                              "model with one)")
         finals, coarses = [], []
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast(self.device, self.amp_dtype):
             for start in range(0, len(images), self.batch_size):
                 image = image_to_tensor(images[start:start + self.batch_size]).to(self.device)
                 mask = mask_to_tensor(holes[start:start + self.batch_size]).to(self.device)
@@ -110,8 +111,10 @@ class Inpainter:
         return InpaintResult(final, np.concatenate(coarses) if coarses else np.zeros_like(images))
 
 
-def load_inpainter(checkpoint_path: str | os.PathLike, device: str | torch.device = "cpu") -> Inpainter:
-    """The :class:`Inpainter` of a ``model.pt``; :class:`RwganError` naming the file if it is
+def load_inpainter(checkpoint_path: str | os.PathLike, device: str | torch.device = "cpu",
+                   amp: str = "none") -> Inpainter:
+    """The :class:`Inpainter` of a ``model.pt`` running in ``amp`` (:data:`rwgan.device.AMP_CHOICES`);
+    :class:`RwganError` naming the file if it is
     missing, unreadable, not a model file, or its weights do not fit its own description."""
     path = Path(checkpoint_path)
     if not path.is_file():
@@ -131,4 +134,4 @@ def load_inpainter(checkpoint_path: str | os.PathLike, device: str | torch.devic
     except (RuntimeError, KeyError) as exc:
         raise RwganError(f"{path}: weights do not fit a {variant.model} model "
                          f"({str(exc).splitlines()[0]})") from None
-    return Inpainter(model, variant, int(payload["image_size"]), device, source=str(path))
+    return Inpainter(model, variant, int(payload["image_size"]), device, source=str(path), amp=amp)

@@ -48,8 +48,8 @@ objective's preview | output | ground truth per row) and, with validation,
 ``validation.csv`` / ``validation.png`` / ``samples/val_step_<n>.png``.  All writes are
 atomic.  If ``last.pt`` holds another params hash, training starts over (and says so).
 
-**Devices.**  CPU or CUDA; on CUDA optionally bf16 autocast (losses in float32) and
-channels-last memory.  With ``deterministic``, ``torch.use_deterministic_algorithms``
+**Devices.**  CPU or CUDA; optionally bf16 autocast (:func:`rwgan.device.autocast_dtype`;
+losses in float32) and channels-last memory.  With ``deterministic``, ``torch.use_deterministic_algorithms``
 (warning, not failing, on the few CUDA kernels that have no deterministic version).
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ import math
 import os
 import random
 import time
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
@@ -76,7 +76,7 @@ from tqdm import tqdm
 
 from rwgan import io
 from rwgan.data import InpaintingDataset, tensor_to_image
-from rwgan.device import resolve_device
+from rwgan.device import autocast, autocast_dtype, resolve_device
 from rwgan.errors import RwganError
 from rwgan.inference import save_model
 from rwgan.kinds import get_model_kind
@@ -117,7 +117,7 @@ class TrainConfig:
     ``vgg_resize``: side images are resized to before VGG16 for L_c and L_s (224 in the
     official code; ``None`` = native size); ``vgg_weights`` and ``vgg_feature_scale``:
     the loss network of L_c and L_s (:class:`rwgan.vgg.VGGFeatures`); ``pconv_weights``:
-    the PC objective's; ``amp``: ``"bf16"`` or ``"none"`` (CUDA only); ``seed``: initial
+    the PC objective's; ``amp``: :data:`rwgan.device.AMP_CHOICES` (``auto``: bf16 on CUDA only); ``seed``: initial
     weights, data order and masks.  Each objective reads the settings of its own
     (:mod:`rwgan.objectives`).
     """
@@ -134,7 +134,7 @@ class TrainConfig:
     seed: int
     vgg_weights: str = "torchvision"
     vgg_feature_scale: float = 1.0
-    amp: str = "none"
+    amp: str = "none"  # rwgan.device.AMP_CHOICES
     channels_last: bool = False
     deterministic: bool = False
 
@@ -211,9 +211,8 @@ class Trainer:
         self.config = config
         self.variant = variant = config.variant
         self.device = torch.device(device)
-        on_cuda = self.device.type == "cuda"
-        self.amp_dtype = torch.bfloat16 if config.amp == "bf16" and on_cuda else None
-        self.memory_format = torch.channels_last if config.channels_last and on_cuda else torch.contiguous_format
+        self.amp_dtype = autocast_dtype(self.device, config.amp)
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
 
         kind = get_model_kind(variant.model)
         self.generator = kind.build(variant, seed=config.seed)
@@ -246,7 +245,7 @@ class Trainer:
         return self.objective.loss_columns()
 
     def _autocast(self):
-        return torch.autocast("cuda", dtype=self.amp_dtype) if self.amp_dtype is not None else nullcontext()
+        return autocast(self.device, self.amp_dtype)
 
     def _to_device(self, image: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         return (image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format),

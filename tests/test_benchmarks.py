@@ -6,14 +6,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from benchmarks import harness, inference_bench, masks_bench, metrics_bench, report, suite, timed_run
+from benchmarks import harness, inference_bench, jobs_bench, masks_bench, metrics_bench, report, suite, timed_run
 from benchmarks.__main__ import main
+from pipeline import dag
 from rwgan.errors import RwganError
 from rwgan.layers import GeneratorUpConv, RegionWiseConv2d
 from rwgan.models import region_wise_generator
 
 TINY = harness.Settings(image_size=32, warmup=0, repeats=1, batch_repeats=1, cpu_batch=2, train_repeats=1,
-                        metric_images=2, metric_repeats=3, mask_samples=1, mask_repeats=1, matmul_size=64)
+                        metric_images=2, metric_repeats=3, mask_samples=1, mask_repeats=1, matmul_size=64,
+                        option_sizes=(64,), option_train_pixels=2 * 64**2, option_infer_pixels=2 * 64**2,
+                        option_repeats=1, compile_sizes=(), curve_size=64, curve_batch=2, curve_steps=(2, 1),
+                        classical_images=1)
 
 
 class FakeClock:
@@ -166,6 +170,7 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
         "batched_speedup_over_skimage": 6.0, "fid_features_s_per_1000_images": 40.0, "fid_statistics_s": 5.0})
     rates = {"contiguous": {"0-10%": 100.0, "all": 100.0}, "discontiguous": {"0-10%": 50.0, "all": 50.0}}
     monkeypatch.setattr(masks_bench, "per_type_rates", lambda size, sample, root: rates)
+    monkeypatch.setattr(jobs_bench, "_cpu_s", lambda command, repeats: 1.5)  # no subprocesses
     reports = tmp_path / "reports"
     assert timed_run.timed_run("smoke", [sys.executable, "-c", "pass"], reports) == 0
 
@@ -177,12 +182,29 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
     assert results["metrics"]["lpips_gmac_per_image"] == pytest.approx(2 * 20.04, abs=0.01)  # VGG16 at 256, twice
     rows = results["inference"]["cpu"]["generator"]
     assert [(row["case"], row["batch"]) for row in rows] == [
-        ("fp32", 1), ("fp32", 2), ("fp32, 1 thread", 1), ("fp32, 1 thread", 2),
-        ("bf16+channels_last", 1), ("bf16+channels_last", 2)]
+        ("fp32", 1), ("fp32", 2), ("fp32, 1 thread", 1), ("fp32, 1 thread", 2)]
     assert all(row["images_per_s"] > 0 and "error" not in row for row in rows)
     for layer in results["inference"]["cpu"]["region_wise_layer"].values():
         assert layer["max_abs_difference"] < 1e-4
     assert results["train"]["cpu"]["phase2"]["images_per_s"] > 0
+    options = results["options"]["cpu"]
+    expected_cases = ["fp32", "bf16", "fp32+channels_last", "bf16+channels_last"]  # compile: no TINY size
+    assert [row["case"] for row in options["inference"]] == expected_cases
+    assert [row["case"] for row in options["training"]] == expected_cases
+    inference = {row["case"]: row for row in options["inference"]}
+    assert inference["fp32"]["speedup"] == 1.0 and inference["fp32"]["psnr_to_fp32_db"] == float("inf")
+    assert 25 < inference["fp32+channels_last"]["psnr_to_fp32_db"]  # a memory layout: rounding only
+    if "bf16_unavailable" not in options:
+        assert 15 < inference["bf16"]["psnr_to_fp32_db"] < 80  # bf16 rounds: close, never equal
+        curves = options["loss_curves"]
+        assert len(curves["fp32"]) == len(curves["bf16"]) == 3 and curves["fp32"][0] != curves["bf16"][0]
+        assert (tmp_path / "out" / "loss_curves.png").is_file()
+    training = {row["case"]: row for row in options["training"]}
+    assert training["fp32"]["phase2_gflop_per_image"] > training["fp32"]["phase1_gflop_per_image"] > 0
+    assert all(row["phase1_s_per_step"] > 0 and row["phase2_s_per_step"] > 0 for row in training.values())
+    jobs = results["jobs"]
+    assert set(jobs["stage_start_s"]) == set(dag.STAGES) and jobs["workflow_start_s"] == 1.5
+    assert set(jobs["classical_s_per_image"]) == {"telea", "navier_stokes", "biharmonic"}
     statuses = {row["target"]: row["status"] for row in results["targets"]}
     assert statuses["CPU: metrics without FID (L1, L2, PSNR, SSIM)"] == "met"
     assert statuses["CPU: FID"] == "met"
@@ -190,7 +212,8 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
     assert statuses["CPU: demo profile end to end"].startswith("not measured (no record")
     text = markdown_path.read_text()
     for heading in ("## Machine", "## Targets", "## Ratios", "## Generator inference", "## Training",
-                    "## Evaluation metrics", "## Mask generation", "## Profiles end to end"):
+                    "## Faster options", "## Evaluation metrics", "## Mask generation", "## Fixed costs",
+                    "## Profiles end to end"):
         assert heading in text
     if not torch.cuda.is_available():
         assert "not measured (no GPU)" in text

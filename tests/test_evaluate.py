@@ -77,6 +77,7 @@ def workspace(tmp_path, monkeypatch):
         "kid_subset_size": 1000,
         "batch_size": 3,
         "device": "cpu",
+        "amp": "auto",
         "timing": {"warmup": 1, "repeats": 2},
     }
     params = {"profile": PROFILE, "defaults": defaults, "profiles": {PROFILE: {}}}
