@@ -38,10 +38,10 @@ def test_bf16_training_step_keeps_losses_float32_and_moves_the_weights():
     steps = trainer(32, 2, torch.device("cpu"), amp="bf16", channels_last=True, profile="smoke")
     image, mask = torch.rand(2, 3, 32, 32) * 2 - 1, (torch.rand(2, 1, 32, 32) > 0.3).float()
     before = [p.detach().clone() for p in steps.generator.parameters()]
-    terms, composites = steps.generator_losses(image.contiguous(memory_format=torch.channels_last),
-                                               mask.contiguous(memory_format=torch.channels_last), phase=1)
+    terms, output = steps.generator_losses(image.contiguous(memory_format=torch.channels_last),
+                                           mask.contiguous(memory_format=torch.channels_last), phase=1)
     assert all(value.dtype == torch.float32 for value in terms.values())
-    assert composites["refined"].dtype == torch.float32
+    assert all(field.dtype == torch.float32 for field in output)
     losses = steps.train_step(image, mask, 1)
     assert all(isinstance(value, float) for value in losses.values())
     assert all(p.dtype == torch.float32 for p in steps.generator.parameters())  # master weights stay float32
