@@ -45,8 +45,8 @@ from pathlib import Path
 from benchmarks.harness import GPU_PEAK_FLOPS, gpu_peak
 from pipeline import config, dag
 from pipeline import masks as masks_stage
-from pipeline.evaluate import kind, method_sets
-from pipeline.methods import checkpoint_variant
+from pipeline.export import exported_sets
+from pipeline.methods import checkpoint_variant, kind, method_sets
 from pipeline.train import scheduled_steps
 from rwgan.errors import RwganError
 
@@ -217,6 +217,9 @@ class Planner:
         self.variants = dag.resolved_variants(params)
 
     def start(self, stage: str) -> float:
+        if stage not in self.rates.stage_start_s:
+            raise RwganError(f"benchmarks: no start-up figure of the {stage} stage (jobs.stage_start_s; re-run "
+                             "`python -m benchmarks` after adding a stage)")
         return self.rates.stage_start_s[stage]
 
     def estimate(self, job: dag.Job) -> Estimate:
@@ -240,6 +243,13 @@ class Planner:
                     if name != "nvidia")
         rate = self.rates.masks_per_s_256 * (REFERENCE_SIZE / self.size) ** 2 * int(section["workers"])
         return Estimate(job, f"{count:,} masks", self.start("masks"), count / rate)
+
+    def _export(self, job: dag.Job) -> Estimate:
+        """Each exported pair reads an image and a mask and writes four PNGs: costed as two
+        prepared images (the prepare stage's measured rate)."""
+        sets = [name for name in exported_sets(self.params) if name != "nvidia"]
+        pairs = sum(len(masks_stage.plan(self.params, name, Path("masks"))) for name in sets)
+        return Estimate(job, f"{pairs:,} pairs", self.start("export"), 2 * pairs * self.rates.prepare_s)
 
     def _training(self, job: dag.Job, phase: int) -> Estimate:
         section, size = self.params["train"], self.size
@@ -306,7 +316,7 @@ class Planner:
             cpu = inpaint_cpu + cpu_scoring + statistics
             gpu = self.start("evaluate") + inpaint_cpu + self.gpu.seconds(gpu_flops, tf32=True) + statistics
         else:
-            factor = self.rates.pconv_over_ours if checkpoint_variant(method) == "pconv" else 1.0
+            factor = self.rates.pconv_over_ours if checkpoint_variant(self.params, method) == "pconv" else 1.0
             cpu = (pairs + timed) * factor * self.rates.infer_image_s(size) + cpu_scoring + statistics
             gpu = self.start("evaluate") + self.gpu.seconds((pairs + timed) * factor * self._infer_gflop()) \
                 + self.gpu.seconds(gpu_flops, tf32=True) + statistics
