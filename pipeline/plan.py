@@ -86,7 +86,7 @@ class Rates:
     inception_s: float
     inception_gflop: float
     fid_statistics_s_2000: float
-    kid_statistics_s_2000: float
+    kid_statistics_s_1000: float   # KID's subsets of 1,000 samples (rwgan.metrics.KID_SUBSET_SIZE)
     masks_per_s_256: float
     prepare_s: float
     classical_s: dict  # method -> size -> seconds per image
@@ -133,7 +133,7 @@ class Rates:
             inception_s=_figure(metrics, "fid_features_cpu_s_per_image", where=path),
             inception_gflop=2 * _figure(metrics, "inception_gmac_per_image", where=path),
             fid_statistics_s_2000=_figure(metrics, "fid_statistics_s", where=path),
-            kid_statistics_s_2000=_figure(metrics, "kid_statistics_s", where=path),
+            kid_statistics_s_1000=_figure(metrics, "kid_statistics_s", where=path),
             masks_per_s_256=_figure(results, "masks", "masks_per_cpu_s", "contiguous", "all", where=path),
             prepare_s=_figure(jobs, "prepare_s_per_image", where=path),
             classical_s={method: {int(size): s for size, s in by_size.items()}
@@ -308,7 +308,8 @@ class Planner:
         statistics = bins * self.rates.fid_statistics_s_2000 * (per_bin / 2000) ** 2 if metrics & {"FID"} else 0.0
         kid_size = section.get("kid_subset_size")
         if "KID" in metrics and (kid_size is None or per_bin >= kid_size):
-            statistics += bins * self.rates.kid_statistics_s_2000
+            subset = per_bin if kid_size is None else kid_size  # each subset's kernels cost its size squared
+            statistics += bins * self.rates.kid_statistics_s_1000 * (subset / 1000) ** 2
         timing = section["timing"]
         timed = timing["warmup"] + min(timing["repeats"], per_set[sets[0]])  # Table IV, on the first set
         if kind(self.params, method) == "classical":

@@ -86,6 +86,21 @@ def test_training_and_evaluation_estimates_by_hand(figures):
     assert telea.cpu_s == pytest.approx(5 + (48 + timed) * 0.01 + scoring + statistics)
 
 
+def test_kid_statistics_cost_the_square_of_their_subset_size(tmp_path):
+    """KID's kernels over each bin (demo: kid_subset_size null, so the whole bin of 10) cost
+    the measured 100 subsets of 1,000 samples times (10 / 1,000)^2, not the full figure."""
+    costs = {}
+    for kid_s in (8.0, 16.0):
+        figures = copy.deepcopy(FIGURES)
+        figures["metrics"]["kid_statistics_s"] = kid_s
+        path = tmp_path / f"{kid_s}.json"
+        path.write_text(json.dumps(figures))
+        _, estimates, _, _ = plan.plan_profile("demo", path, params_file=ROOT / "params.yaml")
+        costs[kid_s] = _by_name(estimates)["evaluate-embedded-telea"].cpu_s
+    bins, per_bin = 12, 10  # contiguous, discontiguous and regular at 10 masks per bin
+    assert costs[16.0] - costs[8.0] == pytest.approx(bins * 8.0 * (per_bin / 1000) ** 2)
+
+
 def test_estimates_scale_with_the_steps(tmp_path, figures):
     train = copy.deepcopy(config.read_params_file(ROOT / "params.yaml")["defaults"]["train"])
     work = {}
