@@ -314,6 +314,17 @@ def training_runs(params: dict, dataset: str, display, workdir: Path) -> dict[st
     return runs
 
 
+def _runs_with(runs: dict[str, list[Path]], csv_name: str) -> tuple[dict[str, list[Path]], str, str]:
+    """The ``runs`` whose last folder holds ``csv_name``, then the reason for no figure (none
+    has it) or the note naming the runs left out."""
+    present = {label: folders for label, folders in runs.items() if (folders[-1] / csv_name).is_file()}
+    absent = [str(folders[-1]) for label, folders in runs.items() if label not in present]
+    if not absent:
+        return present, "", ""
+    text = f"no {csv_name} in {', '.join(absent)}"
+    return (present, "", text) if present else (present, text, "")
+
+
 def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
     """Per dataset: the held-out validation curves of every run (phase 2 drawn after its
     phase 1), and a table of each run's weighted loss-term shares and validation. Runs whose
@@ -322,23 +333,20 @@ def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
     for dataset in dag.datasets(params):
         all_runs = training_runs(params, dataset, display, workdir)
         name = display.dataset(dataset)
-        for title, stem, csv_name, draw in (
-            (f"Training: held-out validation, {name}", f"training_validation_{dataset}", "validation.csv",
-             figures.validation_figure),
-            (f"Training: weighted loss terms and validation per run, {name}", f"training_{dataset}", "losses.csv",
-             figures.training_table),
-        ):
-            runs = {label: r for label, r in all_runs.items() if (r[-1] / csv_name).is_file()}
-            absent = f"no {csv_name} in {', '.join(str(r[-1]) for l, r in all_runs.items() if l not in runs)}"
-            if csv_name == "validation.csv" and not dag.validates(params):
-                reason, note = "train.validation.images is 0", ""
-            else:
-                reason, note = ("", absent if len(runs) < len(all_runs) else "") if runs else (absent, "")
-            make = partial(draw, runs=runs, **({"title": title} if draw is figures.validation_figure else {}))
-            job = _figure_job(title, stem, make, reason, note)
-            if job.make and draw is figures.training_table:
-                job.entry.section, job.entry.paths = "Tables", [Path("tables") / f"{stem}.md"]
-            jobs.append(job)
+
+        title = f"Training: held-out validation, {name}"
+        runs, reason, note = _runs_with(all_runs, "validation.csv")
+        if not dag.validates(params):
+            reason, note = "train.validation.images is 0", ""
+        make = partial(figures.validation_figure, title=title, runs=runs)
+        jobs.append(_figure_job(title, f"training_validation_{dataset}", make, reason, note))
+
+        title = f"Training: weighted loss terms and validation per run, {name}"
+        runs, reason, note = _runs_with(all_runs, "losses.csv")
+        job = _figure_job(title, f"training_{dataset}", partial(figures.training_table, runs=runs), reason, note)
+        if job.make:
+            job.entry.section, job.entry.paths = "Tables", [Path("tables") / f"training_{dataset}.md"]
+        jobs.append(job)
     return jobs
 
 
