@@ -289,9 +289,10 @@ class Planner:
     def _evaluate(self, job: dag.Job) -> Estimate:
         section, size, method = self.params["evaluate"], self.size, job.key["method"]
         sets = [name for name in method_sets(self.params, method) if name != "nvidia"]
-        per_set = {name: len(masks_stage.plan(self.params, name, Path("masks"))) for name in sets}
+        planned = {name: masks_stage.plan(self.params, name, Path("masks")) for name in sets}
+        per_set = {name: len(masks) for name, masks in planned.items()}
         pairs = sum(per_set.values())
-        bins = sum(len({mask.bin for mask in masks_stage.plan(self.params, name, Path("masks"))}) for name in sets)
+        bins = sum(len({mask.bin for mask in masks}) for masks in planned.values())
         metrics = set(section["metrics"])
         test_images = _test_images(self.params["data"]["datasets"][job.key["dataset"]])
         truths = min(max(per_set.values()), test_images)  # Inception features of each test image, cached
