@@ -329,8 +329,9 @@ def _masks(results: dict) -> list[str]:
 
 def _jobs(results: dict) -> list[str]:
     jobs = results["jobs"]
-    starts = ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in jobs["stage_start_s"].items())
-    lines = [f"- Start of a job (`python -m pipeline.<stage> --help`: interpreter and imports), s: {starts}",
+    smallest = ", ".join(f"{row['name']} {row['wall_s']:.1f}" for row in jobs["smallest_jobs"]["jobs"])
+    lines = [f"- Every job of the smallest profile (one training step, one mask per bin; the planner's fixed "
+             f"costs), wall s: {smallest}",
              f"- Start of a workflow (`snakemake -n`, smoke profile): {jobs['workflow_start_s']:.1f} s",
              f"- Preparing one image (decode, resize to 256 px): {1e3 * jobs['prepare_s_per_image']:.1f} ms", ""]
     sizes = sorted({size for by_size in jobs["classical_s_per_image"].values() for size in by_size}, key=int)

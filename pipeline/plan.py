@@ -11,20 +11,24 @@ one per mask of each set the method is scored on, :func:`pipeline.evaluate.metho
 and its cost from the figures ``python -m benchmarks`` measured on this machine
 (``benchmarks.json``):
 
-- **CPU**: a job's CPU seconds: its start (interpreter and imports) plus its work at the
-  measured fp32 rates (CPU seconds, so that other work on the machine while the benchmark
-  ran does not inflate them):
+- **CPU**: a job's fixed cost plus its work at the measured fp32 rates (CPU seconds, so that
+  other work on the machine while the benchmark ran does not inflate them).  The fixed cost of
+  a stage's job is what its job costs whatever its size: the interpreter, imports, params,
+  building and loading networks, checkpoints and plots.  It is the measured wall time of that
+  stage's job in the benchmark's smallest profile (:data:`benchmarks.jobs_bench.SMALLEST_PROFILE`:
+  one training step, one mask per bin) less this planner's estimate of that job's work
+  (:func:`fixed_costs`).  The work:
   training seconds per image of each phase of the full model at the nearest measured size,
   scaled by the pixels (a phase 2 by the images its discriminators judge, PC by its measured
   inference time over ours), validations, generator inference, the metrics (LPIPS and the
   pixel metrics scaled by the pixels; Inception, which resizes to 299 px, per image), the
-  classical methods, masks and image preparation.  A job's wall time is its start plus its
+  classical methods, masks and image preparation.  A job's wall time is its fixed cost plus its
   work over the measured speed-up of torch's threads (:func:`alone_s`); the total is
   ``snakemake --cores all``'s, the jobs one after another (:func:`cpu_wall_s`).
 - **GPU** (stated, not measured: no GPU was available): the FLOPs the benchmark counted per
   image (training steps, generator, LPIPS, Inception) at the GPU's datasheet bf16 peak
   (:data:`benchmarks.harness.GPU_PEAK_FLOPS`; the metrics in TF32 at half of it) times an
-  assumed ``--utilisation``; a job's start and its CPU work (classical methods) as on this
+  assumed ``--utilisation``; a job's fixed cost and its CPU work (classical methods) as on this
   machine.  Download, prepare, masks and report run on the CPU.  GPU-hours are the sum over
   the GPU jobs; the wall time on N GPUs schedules every job, in DAG order, on the first free GPU
   once its inputs exist (each job on one GPU).
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +95,8 @@ class Rates:
     masks_per_s_256: float
     prepare_s: float
     classical_s: dict  # method -> size -> seconds per image
-    stage_start_s: dict
+    smallest_params: dict  # the resolved params of the benchmark's smallest profile
+    smallest_jobs: list  # its jobs: {"name", "stage", "key", "wall_s"}
     workflow_start_s: float
     cores: int  # this machine's logical CPUs (torch's threads)
     thread_speedup: float  # generator inference on every core over one thread (wall time)
@@ -138,7 +144,8 @@ class Rates:
             prepare_s=_figure(jobs, "prepare_s_per_image", where=path),
             classical_s={method: {int(size): s for size, s in by_size.items()}
                          for method, by_size in _figure(jobs, "classical_s_per_image", where=path).items()},
-            stage_start_s=_figure(jobs, "stage_start_s", where=path),
+            smallest_params=_figure(jobs, "smallest_jobs", "params", where=path),
+            smallest_jobs=_figure(jobs, "smallest_jobs", "jobs", where=path),
             workflow_start_s=_figure(jobs, "workflow_start_s", where=path),
             cores=int(_figure(results, "machine", "torch_threads", where=path)),
             thread_speedup=batch_one["fp32, 1 thread"] / batch_one["fp32"],
@@ -166,19 +173,19 @@ class Rates:
 
 @dataclass
 class Estimate:
-    """One job: what it does, its CPU seconds on this machine (its start, then its work) and,
-    for GPU stages, its expected seconds on one GPU."""
+    """One job: what it does, its seconds on this machine (its fixed cost in wall seconds, then
+    its work in CPU seconds) and, for GPU stages, its expected seconds on one GPU."""
 
     job: dag.Job
     work: str
-    start_s: float
+    fixed_s: float
     work_s: float | None  # None: not estimated (see ``work``)
     gpu_s: float | None = None
     ready_after: list[str] = field(default_factory=list)  # names of the jobs whose outputs it reads
 
     @property
     def cpu_s(self) -> float | None:
-        return None if self.work_s is None else self.start_s + self.work_s
+        return None if self.work_s is None else self.fixed_s + self.work_s
 
 
 @dataclass(frozen=True)
@@ -209,18 +216,20 @@ def _judged_images(variant) -> int:
 
 
 class Planner:
-    """Estimates of every job of one resolved profile (``params``) from ``rates``."""
+    """Estimates of every job of one resolved profile (``params``) from ``rates``; ``fixed``:
+    each stage's fixed cost per job (default: :func:`fixed_costs`)."""
 
-    def __init__(self, params: dict, rates: Rates, gpu: Gpu):
+    def __init__(self, params: dict, rates: Rates, gpu: Gpu, fixed: dict[str, float] | None = None):
         self.params, self.rates, self.gpu = params, rates, gpu
         self.size = int(params["image_size"])
         self.variants = dag.resolved_variants(params)
+        self.fixed = fixed_costs(rates, gpu) if fixed is None else fixed
 
     def start(self, stage: str) -> float:
-        if stage not in self.rates.stage_start_s:
-            raise RwganError(f"benchmarks: no start-up figure of the {stage} stage (jobs.stage_start_s; re-run "
-                             "`python -m benchmarks` after adding a stage)")
-        return self.rates.stage_start_s[stage]
+        if stage not in self.fixed:
+            raise RwganError(f"benchmarks: no job of the {stage} stage in jobs.smallest_jobs (re-run "
+                             "`python -m benchmarks --only jobs` after adding a stage)")
+        return self.fixed[stage]
 
     def estimate(self, job: dag.Job) -> Estimate:
         return getattr(self, f"_{job.stage}")(job)
@@ -340,10 +349,23 @@ class Planner:
         return estimates
 
 
+def fixed_costs(rates: Rates, gpu: Gpu) -> dict[str, float]:
+    """Each stage's fixed wall seconds per job: the measured wall time of its jobs in the
+    benchmark's smallest profile less this planner's estimate of their work (mean over a stage's
+    jobs, at least 0)."""
+    smallest = Planner(rates.smallest_params, rates, gpu, fixed={row["stage"]: 0.0 for row in rates.smallest_jobs})
+    by_stage: dict[str, list[float]] = {}
+    for row in rates.smallest_jobs:
+        job = dag.Job(stage=row["stage"], key=row["key"], cmd="", deps=(), outs=(), params=(), log="")
+        work = alone_s(smallest.estimate(job), rates) or 0.0
+        by_stage.setdefault(row["stage"], []).append(max(0.0, row["wall_s"] - work))
+    return {stage: statistics.mean(seconds) for stage, seconds in by_stage.items()}
+
+
 def alone_s(estimate: Estimate, rates: Rates) -> float | None:
-    """Wall seconds of one job on this machine, otherwise idle: its start (one thread) and
-    its work on every core (its CPU seconds over ``thread_speedup``)."""
-    return None if estimate.work_s is None else estimate.start_s + estimate.work_s / rates.thread_speedup
+    """Wall seconds of one job on this machine, otherwise idle: its fixed cost and its work on
+    every core (its CPU seconds over ``thread_speedup``)."""
+    return None if estimate.work_s is None else estimate.fixed_s + estimate.work_s / rates.thread_speedup
 
 
 def cpu_wall_s(estimates: list[Estimate], rates: Rates) -> float:

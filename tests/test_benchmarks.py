@@ -1,5 +1,6 @@
 """The benchmark harness: timing bookkeeping, MAC counts, targets, records, and a tiny end-to-end run."""
 import json
+import os
 import sys
 
 import pytest
@@ -170,7 +171,8 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
         "batched_speedup_over_skimage": 6.0, "fid_features_s_per_1000_images": 40.0, "fid_statistics_s": 5.0})
     rates = {"contiguous": {"0-10%": 100.0, "all": 100.0}, "discontiguous": {"0-10%": 50.0, "all": 50.0}}
     monkeypatch.setattr(masks_bench, "per_type_rates", lambda size, sample, root: rates)
-    monkeypatch.setattr(jobs_bench, "_cpu_s", lambda command, repeats: 1.5)  # no subprocesses
+    monkeypatch.setattr(jobs_bench, "_cpu_s", lambda command: 1.5)  # no subprocesses
+    monkeypatch.setattr(jobs_bench, "_run_job", lambda job, env, log: 2.5)
     reports = tmp_path / "reports"
     assert timed_run.timed_run("smoke", [sys.executable, "-c", "pass"], reports) == 0
 
@@ -203,7 +205,10 @@ def test_tiny_suite_writes_json_and_markdown(tmp_path, monkeypatch):
     assert training["fp32"]["phase2_gflop_per_image"] > training["fp32"]["phase1_gflop_per_image"] > 0
     assert all(row["phase1_s_per_step"] > 0 and row["phase2_s_per_step"] > 0 for row in training.values())
     jobs = results["jobs"]
-    assert set(jobs["stage_start_s"]) == set(dag.STAGES) and jobs["workflow_start_s"] == 1.5
+    smallest = jobs["smallest_jobs"]
+    assert {row["stage"] for row in smallest["jobs"]} == set(dag.STAGES) and jobs["workflow_start_s"] == 1.5
+    assert all(row["wall_s"] == 2.5 for row in smallest["jobs"]) and smallest["params"]["train"]["max_steps_phase1"] == 1
+    assert not (jobs_bench.REPO_ROOT / "work" / jobs_bench.SMALLEST_PROFILE).exists()
     assert set(jobs["classical_s_per_image"]) == {"telea", "navier_stokes", "biharmonic"}
     statuses = {row["target"]: row["status"] for row in results["targets"]}
     assert statuses["CPU: metrics without FID (L1, L2, PSNR, SSIM)"] == "met"
@@ -227,3 +232,9 @@ def test_cli_runs_sections_and_rejects_unknown_ones(tmp_path, capsys):
         main(["--only", "inference,speed", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "unknown section speed" in capsys.readouterr().err
+
+
+def test_a_failing_smallest_job_is_one_line_naming_it(tmp_path):
+    job = dag.Job("masks", {}, f"{sys.executable} -c 'import sys; print(\"bad mask\"); sys.exit(1)'", (), (), (), "")
+    with pytest.raises(RwganError, match=r"job masks of the smallest_jobs profile failed \(bad mask\); log .*masks.log$"):
+        jobs_bench._run_job(job, dict(os.environ), tmp_path / "masks.log")

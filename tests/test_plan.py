@@ -5,6 +5,7 @@ import json
 import pytest
 
 from conftest import ROOT, write_params
+from benchmarks import jobs_bench
 from pipeline import config, dag, plan
 from rwgan.errors import RwganError
 
@@ -31,18 +32,59 @@ FIGURES = {
                 "lpips_gmac_per_image": 40.0, "fid_features_cpu_s_per_image": 0.05,
                 "inception_gmac_per_image": 5.7, "fid_statistics_s": 1.0, "kid_statistics_s": 8.0},
     "masks": {"masks_per_cpu_s": {"contiguous": {"all": 200.0}}},
-    "jobs": {"stage_start_s": {stage: 5.0 for stage in dag.STAGES}, "workflow_start_s": 10.0,
+    "jobs": {"smallest_jobs": None, "workflow_start_s": 10.0,  # smallest_jobs: see _with_fixed_costs
              "prepare_s_per_image": 0.01,
              "classical_s_per_image": {"telea": {"64": 0.01, "256": 0.16}, "navier_stokes": {"64": 0.01},
                                        "biharmonic": {"64": 0.5, "256": 8.0}}},
 }
 
 
+FIXED_S = 5.0
+
+
+def _with_fixed_costs(figures: dict, tmp_path, wall_s=None) -> dict:
+    """``figures`` with every job of the smallest profile timed at its estimated work plus
+    FIXED_S (or at ``wall_s[name]``), so that each stage's fixed cost is FIXED_S."""
+    figures = copy.deepcopy(figures)
+    params = config.load(jobs_bench.SMALLEST_PROFILE, jobs_bench.smallest_params_file(tmp_path, ROOT / "params.yaml"))
+    jobs = [{"name": job.name, "stage": job.stage, "key": job.key, "wall_s": 0.0}
+            for job in dag.jobs_of(params, tmp_path / "params.yaml")]
+    figures["jobs"]["smallest_jobs"] = {"params": params, "jobs": jobs}
+    path = tmp_path / "zero.json"
+    path.write_text(json.dumps(figures))
+    rates = plan.Rates.from_benchmarks(path)
+    zero = plan.Planner(params, rates, plan.make_gpu("H100", 0.2), fixed=dict.fromkeys(dag.STAGES, 0.0))
+    for row in jobs:
+        work = plan.alone_s(zero.estimate(dag.Job(row["stage"], row["key"], "", (), (), (), "")), rates)
+        row["wall_s"] = (wall_s or {}).get(row["name"], FIXED_S + work)
+    return figures
+
+
 @pytest.fixture
 def figures(tmp_path):
     path = tmp_path / "benchmarks.json"
-    path.write_text(json.dumps(FIGURES))
+    path.write_text(json.dumps(_with_fixed_costs(FIGURES, tmp_path)))
     return path
+
+
+def test_fixed_costs_are_the_smallest_jobs_wall_less_their_work(tmp_path):
+    """download (embedded: nothing to fetch) and report have no work: their wall time is their
+    fixed cost; the phase-1 run's one step of one image and its two validations of one image
+    come off its wall time; a job faster than its estimated work costs nothing fixed."""
+    walls = {"download-embedded": 2.0, "report": 6.0, "pretrain-embedded-mixed-full": 7.0, "masks": 0.001}
+    figures = _with_fixed_costs(FIGURES, tmp_path, walls)
+    path = tmp_path / "benchmarks.json"
+    path.write_text(json.dumps(figures))
+    rates = plan.Rates.from_benchmarks(path)
+    fixed = plan.fixed_costs(rates, plan.make_gpu("H100", 0.2))
+    lpips_64 = (1 / 4.0 - 1 / 100.0) / 16
+    assert fixed["download"] == 2.0 and fixed["report"] == 6.0 and fixed["masks"] == 0.0
+    assert fixed["pretrain"] == pytest.approx(7.0 - (1 * 0.1 + 2 * (0.020 + lpips_64)) / 1.8)
+    assert set(fixed) == set(dag.STAGES)
+    del figures["jobs"]["smallest_jobs"]["jobs"][-1]  # the report
+    path.write_text(json.dumps(figures))
+    with pytest.raises(RwganError, match="no job of the report stage"):
+        plan.plan_profile("smoke", path, params_file=ROOT / "params.yaml")
 
 
 def _by_name(estimates):
@@ -93,6 +135,7 @@ def test_kid_statistics_cost_the_square_of_their_subset_size(tmp_path):
     for kid_s in (8.0, 16.0):
         figures = copy.deepcopy(FIGURES)
         figures["metrics"]["kid_statistics_s"] = kid_s
+        figures = _with_fixed_costs(figures, tmp_path)
         path = tmp_path / f"{kid_s}.json"
         path.write_text(json.dumps(figures))
         _, estimates, _, _ = plan.plan_profile("demo", path, params_file=ROOT / "params.yaml")
@@ -120,7 +163,7 @@ def test_estimates_scale_with_the_steps(tmp_path, figures):
 
 def test_cpu_wall_time_runs_the_jobs_in_turn_on_every_core(figures):
     params, estimates, rates, _ = plan.plan_profile("smoke", figures, params_file=ROOT / "params.yaml")
-    starts = sum(e.start_s for e in estimates)
+    starts = sum(e.fixed_s for e in estimates)
     work = sum(e.work_s for e in estimates)
     assert rates.thread_speedup == pytest.approx(1.8) and rates.cores == 2
     # one workflow start; each job's start, then its CPU seconds on 2 threads 1.8x faster than one
