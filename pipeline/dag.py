@@ -45,7 +45,8 @@ CODE = {
     "download": _COMMON + ["rwgan/data.py", "pipeline/download.py"],
     "prepare": _COMMON + ["rwgan/data.py", "pipeline/prepare.py"],
     "masks": _COMMON + ["rwgan/masks.py", "pipeline/masks.py"],
-    "export": _COMMON + ["rwgan/evaluation.py", "rwgan/external.py", "pipeline/export.py"],
+    "export": _COMMON + ["rwgan/evaluation.py", "rwgan/external.py", "pipeline/methods.py",
+               "pipeline/export.py"],
     "pretrain": _TRAIN_CODE,
     "train": _TRAIN_CODE,
     "evaluate": _COMMON

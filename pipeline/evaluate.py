@@ -55,6 +55,7 @@ from pipeline.methods import (
     authors_checkpoint,
     checkpoint_variant,
     evaluable,
+    exported_sets,
     external,
     kind,
     method_sets,
@@ -212,8 +213,10 @@ def _external_composites(params: dict, dataset: str, method: str, pairs: list[Pa
     spec = external(params)[method]
     folder = Path(spec["outputs"][dataset])
     size = (params["image_size"], params["image_size"])
-    outputs = checked_outputs(folder, pairs, [pair_id(pair) for pair in pairs], size, spec.get("composite", False),
-                              f"params.yaml evaluate.external.{method}.outputs.{dataset}")
+    ids = [pair_id(pair) for pair in pairs]
+    others = [pair_id(pair) for pair in _inputs(params, dataset, exported_sets(params))]  # may be there too
+    outputs = checked_outputs(folder, pairs, ids, size, spec.get("composite", False),
+                              f"params.yaml evaluate.external.{method}.outputs.{dataset}", optional_ids=others)
     save_composites(pairs, outputs, composites, size)
     logging.getLogger(STAGE_LOGGER).info("%d outputs of %s from %s", len(outputs), method, folder)
     return {"seconds_per_image": None, "device": None, "hardware": None, "parameters": None, "n_images_timed": 0}

@@ -16,13 +16,8 @@ from pathlib import Path
 
 from pipeline import paths
 from pipeline.cli_common import dataset_stage_main, replacing_folder, run
+from pipeline.methods import exported_sets
 from rwgan.external import export_testset
-
-
-def exported_sets(params: dict) -> list[str]:
-    """``evaluate.sets`` then the sets of ``evaluate.extra_sets``: every set some method is scored on."""
-    section = params["evaluate"]
-    return list(dict.fromkeys([*section["sets"], *(section.get("extra_sets") or {})]))
 
 
 def export(params: dict, dataset: str, log: logging.Logger) -> Path:

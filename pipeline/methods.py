@@ -85,6 +85,13 @@ def method_sets(params: dict, method: str) -> list[str]:
     return sets + [name for name, methods in extra.items() if method in (methods or []) and name not in sets]
 
 
+def exported_sets(params: dict) -> list[str]:
+    """``evaluate.sets`` then the sets of ``evaluate.extra_sets``: every set some method is scored on
+    (the export stage's sets)."""
+    section = params["evaluate"]
+    return list(dict.fromkeys([*section["sets"], *(section.get("extra_sets") or {})]))
+
+
 def authors_checkpoint(params: dict, dataset: str, set_name: str) -> Path:
     """The authors' weights that inpaint ``set_name`` on ``dataset``: ``<folder>/<set>/model.pt`` of
     ``evaluate.authors_weights.<dataset>``; :class:`RwganError` naming the file when it is absent."""

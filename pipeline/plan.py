@@ -50,8 +50,7 @@ from pathlib import Path
 from benchmarks.harness import GPU_PEAK_FLOPS, gpu_peak
 from pipeline import config, dag
 from pipeline import masks as masks_stage
-from pipeline.export import exported_sets
-from pipeline.methods import checkpoint_variant, kind, method_sets
+from pipeline.methods import checkpoint_variant, exported_sets, kind, method_sets
 from pipeline.train import scheduled_steps
 from rwgan.errors import RwganError
 
@@ -225,7 +224,7 @@ class Planner:
         self.variants = dag.resolved_variants(params)
         self.fixed = fixed_costs(rates, gpu) if fixed is None else fixed
 
-    def start(self, stage: str) -> float:
+    def fixed_cost(self, stage: str) -> float:
         if stage not in self.fixed:
             raise RwganError(f"benchmarks: no job of the {stage} stage in jobs.smallest_jobs (re-run "
                              "`python -m benchmarks --only jobs` after adding a stage)")
@@ -237,28 +236,28 @@ class Planner:
     def _download(self, job: dag.Job) -> Estimate:
         spec = self.params["data"]["datasets"][job.key["dataset"]]
         if spec["source"] == "download":
-            return Estimate(job, "download from the network: not estimated", self.start("download"), None)
-        return Estimate(job, f"{spec['source']} data: nothing to fetch", self.start("download"), 0.0)
+            return Estimate(job, "download from the network: not estimated", self.fixed_cost("download"), None)
+        return Estimate(job, f"{spec['source']} data: nothing to fetch", self.fixed_cost("download"), 0.0)
 
     def _prepare(self, job: dag.Job) -> Estimate:
         spec = self.params["data"]["datasets"][job.key["dataset"]]
         images = _train_images(spec) + _test_images(spec)
         workers = int(self.params["data"]["workers"])
-        return Estimate(job, f"{images:,} images", self.start("prepare"), images * self.rates.prepare_s / workers)
+        return Estimate(job, f"{images:,} images", self.fixed_cost("prepare"), images * self.rates.prepare_s / workers)
 
     def _masks(self, job: dag.Job) -> Estimate:
         section = self.params["masks"]
         count = sum(len(masks_stage.plan(self.params, name, Path("masks"))) for name in section["sets"]
                     if name != "nvidia")
         rate = self.rates.masks_per_s_256 * (REFERENCE_SIZE / self.size) ** 2 * int(section["workers"])
-        return Estimate(job, f"{count:,} masks", self.start("masks"), count / rate)
+        return Estimate(job, f"{count:,} masks", self.fixed_cost("masks"), count / rate)
 
     def _export(self, job: dag.Job) -> Estimate:
         """Each exported pair reads an image and a mask and writes four PNGs: costed as two
         prepared images (the prepare stage's measured rate)."""
         sets = [name for name in exported_sets(self.params) if name != "nvidia"]
         pairs = sum(len(masks_stage.plan(self.params, name, Path("masks"))) for name in sets)
-        return Estimate(job, f"{pairs:,} pairs", self.start("export"), 2 * pairs * self.rates.prepare_s)
+        return Estimate(job, f"{pairs:,} pairs", self.fixed_cost("export"), 2 * pairs * self.rates.prepare_s)
 
     def _training(self, job: dag.Job, phase: int) -> Estimate:
         section, size = self.params["train"], self.size
@@ -278,10 +277,10 @@ class Planner:
         scored = validations * int(validation["images"])
         lpips = self.rates.lpips_s_256 * (size / REFERENCE_SIZE) ** 2
         cpu = images * cpu_image + scored * (self.rates.infer_image_s(size) + lpips)
-        gpu = self.start(job.stage) + self.gpu.seconds(images * gflop_image + scored * self._infer_gflop()) \
+        gpu = self.fixed_cost(job.stage) + self.gpu.seconds(images * gflop_image + scored * self._infer_gflop()) \
             + self.gpu.seconds(scored * self._lpips_gflop(), tf32=True)
         return Estimate(job, f"{steps:,} steps x {section['batch_size']} images at {size} px, {scored} validation "
-                             "images", self.start(job.stage), cpu, gpu)
+                             "images", self.fixed_cost(job.stage), cpu, gpu)
 
     def _pretrain(self, job: dag.Job) -> Estimate:
         return self._training(job, 1)
@@ -325,16 +324,16 @@ class Planner:
         if kind(self.params, method) == "classical":
             inpaint_cpu = (pairs + timed) * self.rates.classical_image_s(method, size)
             cpu = inpaint_cpu + cpu_scoring + statistics
-            gpu = self.start("evaluate") + inpaint_cpu + self.gpu.seconds(gpu_flops, tf32=True) + statistics
+            gpu = self.fixed_cost("evaluate") + inpaint_cpu + self.gpu.seconds(gpu_flops, tf32=True) + statistics
         else:
             factor = self.rates.pconv_over_ours if checkpoint_variant(self.params, method) == "pconv" else 1.0
             cpu = (pairs + timed) * factor * self.rates.infer_image_s(size) + cpu_scoring + statistics
-            gpu = self.start("evaluate") + self.gpu.seconds((pairs + timed) * factor * self._infer_gflop()) \
+            gpu = self.fixed_cost("evaluate") + self.gpu.seconds((pairs + timed) * factor * self._infer_gflop()) \
                 + self.gpu.seconds(gpu_flops, tf32=True) + statistics
-        return Estimate(job, f"{pairs:,} pairs in {bins} bins of {', '.join(sets)}", self.start("evaluate"), cpu, gpu)
+        return Estimate(job, f"{pairs:,} pairs in {bins} bins of {', '.join(sets)}", self.fixed_cost("evaluate"), cpu, gpu)
 
     def _report(self, job: dag.Job) -> Estimate:
-        return Estimate(job, "tables and figures", self.start("report"), 0.0)
+        return Estimate(job, "tables and figures", self.fixed_cost("report"), 0.0)
 
     def plan(self, jobs: list[dag.Job]) -> list[Estimate]:
         """Every job's estimate, with the jobs whose outputs it reads."""

@@ -228,11 +228,13 @@ def score_outputs(
 
 
 def checked_outputs(outputs_dir: str | os.PathLike, pairs: Sequence[Pair], ids: Sequence[str],
-                    size: tuple[int, int], composite: bool, source: str, progress: bool = True) -> list[Path]:
+                    size: tuple[int, int], composite: bool, source: str, progress: bool = True,
+                    optional_ids: Sequence[str] = ()) -> list[Path]:
     """The output ``<id>.png`` of each of ``pairs`` (``ids``: their pair ids) in ``outputs_dir``,
     in order, after checking that the folder holds exactly those (files starting with "." are
-    ignored), each (H, W) = ``size``, and, unless ``composite``, with the known pixels (black in
-    the pair's mask) of the pair's image.  The first problem raises :class:`RwganError` naming
+    ignored; the outputs of ``optional_ids``, other pairs of the same export, may be there too and
+    are neither required nor read), each (H, W) = ``size``, and, unless ``composite``, with the known
+    pixels (black in the pair's mask) of the pair's image.  The first problem raises :class:`RwganError` naming
     the file and its pair; ``source`` names where the pairs come from (an export's manifest).
     """
     outputs_dir = Path(outputs_dir)
@@ -246,7 +248,8 @@ def checked_outputs(outputs_dir: str | os.PathLike, pairs: Sequence[Pair], ids: 
             f"{outputs_dir / missing[0]}: output of pair {expected[missing[0]]} not found "
             f"({len(missing)} of {len(expected)} pairs missing)"
         )
-    extra = [name for name in present if name not in expected]
+    allowed = expected.keys() | {f"{name}.png" for name in optional_ids}
+    extra = [name for name in present if name not in allowed]
     if extra:
         raise RwganError(
             f"{outputs_dir / extra[0]}: not an output of any pair of {source} "

@@ -28,6 +28,24 @@ METRICS = ["L1", "L2", "PSNR", "SSIM"]
 MINE = {"outputs": {DATASET: "mine"}, "display_name": "Mine", "reported_in": "Doe et al. 2024, released weights"}
 
 
+def write_mask_set(root: Path, kind: str) -> None:
+    """2 bins x 2 masks of ``kind`` in ``root``'s mask set ``kind``, with its manifest."""
+    folder, rows = root / "work" / PROFILE / "masks" / kind, []
+    for label in ("10-20%", "30-40%"):
+        for index, hole in enumerate(masks.generate_binned(kind, label, 2, seed=0, size=SIZE)):
+            rows.append(write_mask(folder, f"{label}/{index:05d}.png", kind, hole, label))
+    write_csv(folder / "manifest.csv", masks.MANIFEST_COLUMNS, rows)
+
+
+def telea_outputs(export: Path, folder: Path) -> None:
+    """The external method, run outside rwgan on the exported files: OpenCV's Telea, as rwgan's own."""
+    manifest = pd.read_csv(export / "manifest.csv")
+    images = np.stack([io.read_image(export / path) for path in manifest["image"]])
+    holes = np.stack([io.read_mask(export / path, SIZE) for path in manifest["mask"]])
+    for name, output in zip(manifest["pair"], classical_inpainter("telea")(images, holes)):
+        io.save_png(folder / f"{name}.png", output)
+
+
 @pytest.fixture
 def workspace(tmp_path, monkeypatch):
     """A repository-like folder (cwd): 3 test images, 2 bins x 2 contiguous masks, a profile ``t``
@@ -38,11 +56,7 @@ def workspace(tmp_path, monkeypatch):
         base = np.stack([rows, cols, (rows + cols) / 2], axis=-1) * rng.uniform(100, 200, 3)
         image = np.clip(base + rng.normal(0, 12, (SIZE, SIZE, 3)), 0, 255).astype(np.uint8)
         io.save_png(tmp_path / "work" / PROFILE / "data" / DATASET / "test" / f"img{index}.png", image)
-    root, rows = tmp_path / "work" / PROFILE / "masks" / "contiguous", []
-    for label in ("10-20%", "30-40%"):
-        for index, hole in enumerate(masks.generate_binned("contiguous", label, 2, seed=0, size=SIZE)):
-            rows.append(write_mask(root, f"{label}/{index:05d}.png", "contiguous", hole, label))
-    write_csv(root / "manifest.csv", masks.MANIFEST_COLUMNS, rows)
+    write_mask_set(tmp_path, "contiguous")
     defaults = config.read_params_file(ROOT / "params.yaml")["defaults"]
     defaults.update(seed=0, image_size=SIZE, datasets=[DATASET])
     defaults["train"].update(mask_types=["mixed"], variants={"full": {}})
@@ -70,17 +84,28 @@ def table_column(path: Path, heading: str) -> list[str]:
     return [[cell.strip() for cell in line.strip("|").split("|")][column] for line in lines[2:]]
 
 
+def test_an_external_method_may_hold_outputs_of_every_exported_pair(workspace):
+    """The export holds every set some method is scored on (here a discontiguous set only Telea
+    is scored on); a folder with an output for each exported pair is scored on its own sets."""
+    write_mask_set(workspace, "discontiguous")
+    raw = yaml.safe_load((workspace / "params.yaml").read_text())
+    raw["defaults"]["evaluate"]["extra_sets"] = {"discontiguous": ["telea"]}
+    (workspace / "params.yaml").write_text(yaml.safe_dump(raw))
+    export = export_stage.export(config.load(PROFILE), DATASET, logging.getLogger("test"))
+    telea_outputs(export, workspace / "mine")
+    assert any(path.name.startswith("discontiguous-") for path in (workspace / "mine").iterdir())
+    mine = evaluate("mine")
+    assert len(mine) == 2 * 2 * len(METRICS) and set(mine["mask_type"]) == {"contiguous"}
+    (workspace / "mine" / "stray.png").write_bytes(b"")
+    with pytest.raises(RwganError, match="stray.png: not an output of any pair"):
+        evaluate_stage.evaluate(config.load(PROFILE), DATASET, "mine")
+
+
 def test_an_external_method_is_scored_like_ours_and_shown_in_the_tables(workspace):
     params = config.load(PROFILE)
     assert dag.methods(params, DATASET) == ["telea", "mine"]
     assert dag.method_reads(params, DATASET, "mine") == ["mine"]
-    export = export_stage.export(params, DATASET, logging.getLogger("test"))
-    # The external method, run outside rwgan on the exported files: OpenCV's Telea, as rwgan's own.
-    manifest = pd.read_csv(export / "manifest.csv")
-    images = np.stack([io.read_image(export / path) for path in manifest["image"]])
-    holes = np.stack([io.read_mask(export / path, SIZE) for path in manifest["mask"]])
-    for name, output in zip(manifest["pair"], classical_inpainter("telea")(images, holes)):
-        io.save_png(workspace / "mine" / f"{name}.png", output)
+    telea_outputs(export_stage.export(params, DATASET, logging.getLogger("test")), workspace / "mine")
 
     telea, mine = evaluate("telea"), evaluate("mine")
     assert len(mine) == len(telea) == 2 * 2 * len(METRICS)  # 2 bins x 2 protocols
