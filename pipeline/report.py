@@ -41,6 +41,7 @@ from tqdm import tqdm
 
 from pipeline import cli_common, config, dag, figures, methods, paths, tables
 from rwgan import io
+from rwgan.errors import RwganError
 from rwgan.metrics import PROTOCOLS
 
 log = logging.getLogger(cli_common.STAGE_LOGGER)
@@ -350,10 +351,10 @@ def training_jobs(params: dict, display, workdir: Path) -> list[FigureJob]:
     return jobs
 
 
-def figure_jobs(params: dict, results: tables.Results, paper, display, workdir: Path) -> list[FigureJob]:
-    """Every figure of ``report.figures`` and ``report.object_removal``, then the training
-    curves, in index order."""
-    report = shown_report(params)
+def figure_jobs(params: dict, report: dict, results: tables.Results, paper, display, workdir: Path
+                ) -> list[FigureJob]:
+    """Every figure of ``report.figures`` and ``report.object_removal`` (``report``: the shown
+    report section, :func:`shown_report`), then the training curves, in index order."""
     specs = report["figures"]
     datasets = report["datasets"]
     return [
@@ -486,7 +487,7 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     built = [replace(table, notes=table.notes + notes) if table.number in ("I", "II", "III") and notes else table
              for table in build_tables(report, results, paper, display, params["image_size"])]
     entries += write_tables(built, reports_dir)
-    for job in tqdm(figure_jobs(params, results, paper, display, workdir), desc="figures", unit="figure"):
+    for job in tqdm(figure_jobs(params, report, results, paper, display, workdir), desc="figures", unit="figure"):
         if job.make is not None:
             job.make(reports_dir / job.entry.paths[0])
         else:

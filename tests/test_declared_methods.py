@@ -121,6 +121,9 @@ def test_an_external_method_is_scored_like_ours_and_shown_in_the_tables(workspac
     figures = Path("reports") / PROFILE / "figures"
     assert (figures / f"fig04-06_qualitative_{DATASET}.png").is_file()
     assert (figures / f"metrics_vs_hole_{DATASET}.png").is_file()
+    params["report"]["complexity_methods"] = ["telea", "mine"]  # Table IV times methods run here
+    with pytest.raises(RwganError, match="report.complexity_methods: mine is an external method"):
+        report.shown_report(params)
 
 
 def test_an_external_method_with_a_changed_known_pixel_or_a_missing_output_is_refused(workspace):
