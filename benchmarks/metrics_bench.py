@@ -20,14 +20,14 @@ process's CPU seconds, all threads) are the work itself, which the planner
 """
 from __future__ import annotations
 
-import time
+import functools
 
 import numpy as np
 import torch
 from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
 from torch_fidelity.metric_kid import kid_features_to_metric
 
-from benchmarks.harness import compare
+from benchmarks.harness import Timing, compare, measure
 from rwgan.assets import fid_feature_extractor
 from rwgan.device import autocast, autocast_dtype, cpu_has_bf16
 from rwgan.errors import RwganError
@@ -60,15 +60,9 @@ def _skimage_loop(pred: np.ndarray, target: np.ndarray) -> None:
         )
 
 
-def _seconds(function, *args, **kwargs) -> float:
-    return _wall_and_cpu_seconds(function, *args, **kwargs)[0]
-
-
-def _wall_and_cpu_seconds(function, *args, **kwargs) -> tuple[float, float]:
-    """Wall seconds and this process's CPU seconds (all threads) of one call."""
-    start, start_cpu = time.perf_counter(), time.process_time()
-    function(*args, **kwargs)
-    return time.perf_counter() - start, time.process_time() - start_cpu
+def _once(function, *args, **kwargs) -> Timing:
+    """One timed call (wall and this process's CPU seconds, all threads)."""
+    return measure(functools.partial(function, *args, **kwargs), 0, 1)
 
 
 def scoring_options(n_images: int, lpips: LPIPS, extractor: torch.nn.Module) -> dict:
@@ -129,14 +123,15 @@ def run(n_images: int) -> dict:
         raise RwganError(f"n_images: expected at least 2 images (FID needs 2), got {n_images}")
     pred, target = _image_pairs(n_images)
     pixel_metrics(pred[:2], target[:2])  # warm-up: first-call allocations
-    batched, batched_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target)
+    batched = _once(pixel_metrics, pred, target)
+    batched, batched_cpu = batched.median_s, batched.cpu_s
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # scikit-image runs on one core: compare like with like too
     try:
-        batched_one_thread = _seconds(pixel_metrics, pred, target)
+        batched_one_thread = _once(pixel_metrics, pred, target).median_s
     finally:
         torch.set_num_threads(threads)
-    loop = _seconds(_skimage_loop, pred, target)
+    loop = _once(_skimage_loop, pred, target).median_s
     results = {
         "n_images": n_images,
         "image_size": IMAGE_SIZE,
@@ -153,7 +148,8 @@ def run(n_images: int) -> dict:
     except RwganError as exc:
         results["lpips_skipped"] = str(exc)
     else:
-        with_lpips, with_lpips_cpu = _wall_and_cpu_seconds(pixel_metrics, pred, target, lpips=lpips)
+        with_lpips = _once(pixel_metrics, pred, target, lpips=lpips)
+        with_lpips, with_lpips_cpu = with_lpips.median_s, with_lpips.cpu_s
         results["pixel_metrics_with_lpips_images_per_s"] = n_images / with_lpips
         results["pixel_metrics_with_lpips_cpu_s_per_image"] = with_lpips_cpu / n_images
     try:
@@ -161,15 +157,16 @@ def run(n_images: int) -> dict:
     except RwganError as exc:
         results["fid_skipped"] = str(exc)
     else:
-        extraction, extraction_cpu = _wall_and_cpu_seconds(inception_features, pred, extractor)
+        extraction = _once(inception_features, pred, extractor)
+        extraction, extraction_cpu = extraction.median_s, extraction.cpu_s
         results["fid_features_s_per_1000_images"] = extraction / n_images * 1000
         results["fid_features_cpu_s_per_image"] = extraction_cpu / n_images
     # The statistics' cost is set by the 2048-d covariance (FID) and by the 100 subsets of
     # 1,000 samples (KID), not by the image content: time them on random features.
     rng = np.random.default_rng(1)
     real, fake = rng.normal(size=(2, 2000, 2048))
-    results["fid_statistics_s"] = _seconds(fid_kid_from_features, real, fake, kid_subsets=0)
-    results["kid_statistics_s"] = _seconds(
+    results["fid_statistics_s"] = _once(fid_kid_from_features, real, fake, kid_subsets=0).median_s
+    results["kid_statistics_s"] = _once(
         kid_features_to_metric,
         torch.from_numpy(real),
         torch.from_numpy(fake),
@@ -177,5 +174,5 @@ def run(n_images: int) -> dict:
         kid_subset_size=KID_SUBSET_SIZE,
         rng_seed=0,
         verbose=False,
-    )
+    ).median_s
     return results

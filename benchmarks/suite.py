@@ -15,8 +15,8 @@ Sections (:data:`SECTIONS`):
   other batch sizes, with their differences from fp32);
 - ``masks``: :func:`benchmarks.masks_bench.per_type_rates`, median of ``mask_repeats`` runs
   after a one-mask warm-up;
-- ``jobs``: :mod:`benchmarks.jobs_bench`, the fixed costs of the pipeline's jobs (stage
-  start, classical methods, image preparation) for the planner, :mod:`pipeline.plan`;
+- ``jobs``: :mod:`benchmarks.jobs_bench`, for the planner (:mod:`pipeline.plan`): every job
+  of a smallest profile (each stage's fixed cost), classical methods, image preparation;
 - ``profiles``: the recorded end-to-end runs of the smoke and demo profiles
   (:mod:`benchmarks.timed_run`); with ``run_smoke`` every job of the smoke profile is run
   and timed first.

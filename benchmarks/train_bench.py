@@ -44,12 +44,12 @@ def trainer(image_size: int, batch_size: int, device: torch.device, amp: str = "
 
 def run(settings: Settings, device: torch.device) -> dict:
     """Seconds per step and images/s of each phase on ``device``."""
-    batch = settings.gpu_train_batch if device.type == "cuda" else settings.cpu_train_batch
     on_cuda = device.type == "cuda"
+    batch = settings.gpu_train_batch if on_cuda else settings.cpu_train_batch
     steps = trainer(settings.image_size, batch, device, amp="bf16" if on_cuda else "none", channels_last=on_cuda)
     image, mask = random_inputs(batch, settings.image_size, device)
     results = {"device": device.type, "image_size": settings.image_size, "batch": batch,
-               "precision": "bf16 autocast, channels-last" if device.type == "cuda" else "fp32"}
+               "precision": "bf16 autocast, channels-last" if on_cuda else "fp32"}
     for phase in PHASES:
         timing = measure(functools.partial(steps.train_step, image, mask, phase), settings.warmup,
                          settings.train_repeats, device)

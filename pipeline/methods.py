@@ -77,7 +77,6 @@ def checkpoint_variant(params: dict, method: str) -> str | None:
     return {"trained": method, "first_stage": FIRST_STAGE.get(method)}.get(kind(params, method))
 
 
-
 def method_sets(params: dict, method: str) -> list[str]:
     """The mask sets ``method`` is scored on: ``evaluate.sets`` plus the extra sets listing it."""
     sets = list(params["evaluate"]["sets"])
