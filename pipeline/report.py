@@ -27,7 +27,6 @@ run did not write (left over from another configuration) are removed.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io as text_io
 import json
 import logging
@@ -397,7 +396,7 @@ def data_lines(workdir: Path, display: tables.Display) -> list[str]:
 
 def params_hash(params: dict) -> str:
     """sha256 of the resolved profile as JSON with sorted keys: equal params, equal hash."""
-    return hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
+    return io.sha256_json(params)
 
 
 def authors_checkpoints(params: dict) -> list[Path]:

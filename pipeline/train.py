@@ -34,8 +34,6 @@ capped by ``pconv.max_steps`` / ``max_steps_finetune``).
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
 import os
 from dataclasses import dataclass, fields
@@ -184,7 +182,7 @@ def plan_run(params: dict, dataset: str, mask_type: str, variant_id: str, phase:
             raise RwganError(f"{init}: phase-1 model not found (expected from `{make}`)")
         fingerprint["phase1"] = io.sha256_file(init)
         run_dir = Path(paths.run_dir(profile, dataset, mask_type, variant_id))
-    params_hash = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
+    params_hash = io.sha256_json(fingerprint)
     return RunPlan(train_config, options, images, run_dir, recorded, params_hash, (phase,), init, validation)
 
 

@@ -73,6 +73,11 @@ def save_png(path: str | os.PathLike, array: np.ndarray) -> None:
         Image.fromarray(array).save(tmp, format="PNG", optimize=False, compress_level=6)
 
 
+def sha256_json(value) -> str:
+    """sha256 of ``value`` as JSON with sorted keys: equal values, equal hash."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:

@@ -59,8 +59,6 @@ checkpoint has the discriminator, ``<out stem>.discriminator.pt`` (format
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 from pathlib import Path
@@ -335,7 +333,7 @@ def import_official(checkpoint: str | os.PathLike, out: str | os.PathLike, *, da
         "skipped_optimizer_state": len(model.skipped),
         "discriminator": d_out.name if d_out is not None else None,
     }
-    params_hash = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
+    params_hash = io.sha256_json(provenance)
     variant = official_variant(model.discriminator is not None)
     from rwgan.inference import save_model  # late: inference imports the models package too
 
