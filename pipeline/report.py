@@ -150,11 +150,13 @@ def write_metrics(results: tables.Results, reports_dir: Path) -> list[Path]:
 
 # --------------------------------------------------------------------------- tables
 def build_tables(
-    report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int
+    report: dict, results: tables.Results, paper: tables.PaperReference, display: tables.Display, image_size: int,
+    notes: tuple[str, ...] = (),
 ) -> list[tables.Table]:
     """Tables I-IV as configured in ``report`` (params.yaml ``report:``), Tables I-III under
     ``display.protocol``; then Tables I-III under each other metric protocol, named
-    ``table_<number>_<slug>_<protocol>``, so that the report shows every protocol."""
+    ``table_<number>_<slug>_<protocol>``, so that the report shows every protocol.  ``notes``
+    (:func:`source_notes`) end each of Tables I-III."""
     datasets = report["datasets"]
     metrics, bins = report["metrics"], report["bins"]
     main_methods = report["main_table_methods"]
@@ -172,12 +174,13 @@ def build_tables(
     )
 
     def metric_tables(shown: tables.Display) -> list[tables.Table]:
-        return [
+        built = [
             *(tables.comparison_table(number, mask_type, results, paper, layout, shown)
               for number, mask_type in tables.MAIN_TABLES),
             tables.ablation_table(results, paper, ablation_layout, shown.renamed(ablation["method_names"]),
                                   tuple(ablation["mask_types"]), paper_dataset),
         ]
+        return [replace(table, notes=table.notes + notes) for table in built]
 
     complexity_methods = report["complexity_methods"]
     complexity = tables.complexity_table(
@@ -482,10 +485,8 @@ def build_report(params: dict, workdir: Path, reports_dir: Path, root: Path = Pa
     log.info("read %d metric values of %d (dataset, method) evaluations", len(results.measures), len(results.evaluated))
 
     entries = [Entry("Metrics", "All metrics, long form and nested (dvc metrics)", write_metrics(results, reports_dir))]
-    notes = source_notes(params, display)
-    built = [replace(table, notes=table.notes + notes) if table.number in ("I", "II", "III") and notes else table
-             for table in build_tables(report, results, paper, display, params["image_size"])]
-    entries += write_tables(built, reports_dir)
+    entries += write_tables(build_tables(report, results, paper, display, params["image_size"],
+                                         source_notes(params, display)), reports_dir)
     for job in tqdm(figure_jobs(params, report, results, paper, display, workdir), desc="figures", unit="figure"):
         if job.make is not None:
             job.make(reports_dir / job.entry.paths[0])
